@@ -1,0 +1,198 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Helpers for integration tests: start the real spur binary, talk JSON-RPC
+to it over its Unix socket from this (separate) process, stop it.
+
+The build directory comes from SPUR_BUILD_DIR (set by meson), so the same
+tests run against the normal and the ASan+UBSan builds.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD_DIR = os.environ.get("SPUR_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+SPUR = os.path.join(BUILD_DIR, "bin", "spur")
+SPURCTL = os.path.join(BUILD_DIR, "bin", "spurctl")
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class RpcError(Exception):
+    def __init__(self, code, message):
+        super().__init__(f"{message} (code {code})")
+        self.code = code
+        self.message = message
+
+
+class JsonReader:
+    """Reads JSON values one at a time from a stream socket, keeping whatever
+    follows a value (pipelined replies) for the next read."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.dec = json.JSONDecoder()
+
+    def read(self, timeout=10.0):
+        self.sock.settimeout(timeout)
+        while True:
+            text = self.buf.decode("utf-8", errors="replace")
+            stripped = text.lstrip()
+            if stripped:
+                try:
+                    value, end = self.dec.raw_decode(stripped)
+                    consumed = len(text) - len(stripped) + end
+                    self.buf = text[consumed:].encode()
+                    return value
+                except ValueError:
+                    pass
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed before a full reply")
+            self.buf += chunk
+
+
+class Client:
+    """One JSON-RPC connection."""
+
+    def __init__(self, path, timeout=10.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.reader = JsonReader(self.sock)
+        self.next_id = 1
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def recv(self, timeout=10.0):
+        return self.reader.read(timeout)
+
+    def request(self, method, params=None, rid=None):
+        if rid is None:
+            rid = self.next_id
+            self.next_id += 1
+        msg = {"jsonrpc": "2.0", "method": method, "id": rid}
+        if params is not None:
+            msg["params"] = params
+        return msg
+
+    def call_raw(self, method, params=None, timeout=10.0):
+        self.send_raw(json.dumps(self.request(method, params)).encode())
+        return self.recv(timeout)
+
+    def call(self, method, params=None, timeout=10.0):
+        reply = self.call_raw(method, params, timeout)
+        if "error" in reply:
+            raise RpcError(reply["error"]["code"], reply["error"]["message"])
+        return reply["result"]
+
+
+class Spur:
+    """A spur daemon started for one test."""
+
+    def __init__(self, *args, sock=None, wait=True, config=None, env=None):
+        self.tmp = tempfile.mkdtemp(prefix="spur-test-")
+        self.sock = sock or os.path.join(self.tmp, "spur.sock")
+        argv = [SPUR, "-r", self.sock]
+        if config is not None:
+            path = os.path.join(self.tmp, "config.json")
+            with open(path, "w") as f:
+                f.write(config if isinstance(config, str) else json.dumps(config))
+            argv += ["-c", path]
+            self.config_path = path
+        argv += list(args)
+        self.log_path = os.path.join(self.tmp, "spur.log")
+        self.log = open(self.log_path, "w+")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=e)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=20.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"spur exited with {self.proc.returncode}: {self.output()}")
+            try:
+                c = Client(self.sock, timeout=5)
+                try:
+                    c.call("framework_wait_init", timeout=15)
+                    return
+                finally:
+                    c.close()
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.02)
+        raise RuntimeError("spur did not become ready: " + self.output())
+
+    def client(self, timeout=10.0):
+        return Client(self.sock, timeout)
+
+    def call(self, method, params=None, timeout=10.0):
+        c = self.client(timeout)
+        try:
+            return c.call(method, params, timeout)
+        finally:
+            c.close()
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30.0):
+        """Signal spur and return its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("spur did not stop in time: " + self.output())
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_spur(*args, timeout=30.0, input=None):
+    """Run spur to completion (for start-up errors); returns (status, output)."""
+    p = subprocess.run([SPUR] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout, input=input)
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+def spurctl(sock, *args, input=None, timeout=60.0):
+    """Run spurctl; returns (status, stdout, stderr)."""
+    p = subprocess.run([SPURCTL, "-s", sock] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, input=input, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+class SpurTestCase(unittest.TestCase):
+    """Starts nothing by itself; tracks daemons so each test cleans up."""
+
+    def setUp(self):
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            d.kill()
+
+    def start(self, *args, **kw):
+        d = Spur(*args, **kw)
+        self.daemons.append(d)
+        return d
+
+    def assertStopsCleanly(self, d, sig=signal.SIGTERM):
+        status = d.stop(sig)
+        self.assertEqual(status, 0, "spur exit status %d, output:\n%s" % (status, d.output()))
