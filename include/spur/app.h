@@ -29,6 +29,15 @@ struct spur_app_opts {
 	enum spur_poll_mode poll_mode;
 	bool wait_for_rpc;           /* apply configuration on framework_start_init */
 	uint32_t rpc_idle_timeout_ms;
+	/*
+	 * Optional: called on the app thread once subsystems and the
+	 * configuration are up (tools such as spur_bdevperf start work here
+	 * and end with spur_app_stop()).
+	 */
+	void (*on_running)(void *ctx);
+	void *on_running_ctx;
+	/* Tools: do not start the RPC server. */
+	bool no_rpc_server;
 };
 void spur_app_opts_init(struct spur_app_opts *opts, size_t size);
 

@@ -145,7 +145,13 @@ config_applied(void *ctx, int code, const char *message)
 	g_app.state = APP_RUNNING;
 	spur_rpc_set_state(SPUR_RPC_RUNTIME);
 	reply_waiters(0, NULL);
-	SPUR_NOTICELOG("%s is ready; JSON-RPC on %s", g_app.opts.name, g_app.opts.rpc_path);
+	if (g_app.opts.no_rpc_server)
+		SPUR_NOTICELOG("%s is ready", g_app.opts.name);
+	else
+		SPUR_NOTICELOG("%s is ready; JSON-RPC on %s", g_app.opts.name,
+			       g_app.opts.rpc_path);
+	if (g_app.opts.on_running != NULL)
+		g_app.opts.on_running(g_app.opts.on_running_ctx);
 }
 
 static void
@@ -246,6 +252,8 @@ app_start(void *ctx)
 		app_shutdown((void *)(intptr_t)1);
 		return;
 	}
+	if (g_app.opts.no_rpc_server)
+		goto started;
 	spur_rpc_server_opts_init(&rpc_opts, sizeof(rpc_opts));
 	rpc_opts.path = g_app.opts.rpc_path;
 	rpc_opts.idle_timeout_ms = g_app.opts.rpc_idle_timeout_ms;
@@ -255,6 +263,7 @@ app_start(void *ctx)
 		app_shutdown((void *)(intptr_t)1);
 		return;
 	}
+started:
 	if (g_app.opts.wait_for_rpc) {
 		g_app.state = APP_WAITING;
 		spur_rpc_set_state(SPUR_RPC_STARTUP);

@@ -14,7 +14,11 @@
  * thread; the writer only publishes the write tick (atomic) and waits for
  * the sample count (atomic) to move before the next write.
  *
- * usage: spur_wakeup_latency [busy|adaptive|interrupt] [count] [pause_us]
+ * Mode "raw" is the peer every figure is compared with: no spur at all, a
+ * plain pthread on core 0 blocked in read(2) on the same eventfd, i.e. the
+ * kernel's own wake-up cost on this machine.
+ *
+ * usage: spur_wakeup_latency [busy|adaptive|interrupt|raw] [count] [pause_us]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,6 +51,7 @@ struct bench {
 	_Atomic uint64_t write_tick;     /* tick of the pending write */
 	uint32_t lost;                   /* writes the poller never saw in time */
 	bool writer_on_core1;             /* core 1 is ours (checked before pinning) */
+	bool raw;                         /* baseline: plain blocking reader */
 	pthread_t writer;
 	int rc;
 };
@@ -116,6 +121,13 @@ bench_writer(void *ctx)
 		}
 		pause_us(b->pause_us);
 	}
+	if (b->raw) {
+		/* Wake the raw reader one last time so it sees the end. */
+		atomic_store(&b->seen, b->count);
+		if (write(b->evfd, &one, sizeof(one)) != sizeof(one))
+			b->rc = -errno;
+		return NULL;
+	}
 	if (spur_thread_send_msg(b->app, bench_finish, b) != 0) {
 		fprintf(stderr, "cannot stop the environment\n");
 		abort();
@@ -153,6 +165,48 @@ bench_start(void *ctx)
 		b->rc = -rc;
 		bench_finish(b);
 	}
+}
+
+/* The baseline: a pthread pinned to core 0 blocked in read(2). */
+static void *
+raw_reader(void *ctx)
+{
+	struct bench *b = ctx;
+	uint64_t v, now;
+	uint32_t n;
+
+	for (;;) {
+		if (read(b->evfd, &v, sizeof(v)) != sizeof(v))
+			continue;
+		now = spur_get_ticks();
+		n = atomic_load(&b->seen);
+		if (n >= b->count)
+			return NULL;
+		b->samples[n] = now - atomic_load(&b->write_tick);
+		atomic_store(&b->seen, n + 1);
+	}
+}
+
+static int
+run_raw(struct bench *b)
+{
+	pthread_t reader;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	if (pthread_create(&reader, NULL, raw_reader, b) != 0)
+		return -1;
+	pthread_setaffinity_np(reader, sizeof(set), &set);
+	if (b->writer_on_core1) {
+		CPU_ZERO(&set);
+		CPU_SET(1, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	bench_writer(b);
+	pthread_join(reader, NULL);
+	atomic_store(&b->seen, b->count - (b->lost ? 1 : 0));
+	return 0;
 }
 
 static int
@@ -206,10 +260,11 @@ main(int argc, char **argv)
 	b->mode = SPUR_POLL_INTERRUPT;
 	b->count = DEFAULT_COUNT;
 	b->pause_us = DEFAULT_PAUSE_US;
-	if (argc > 1) {
+	b->raw = argc > 1 && strcmp(argv[1], "raw") == 0;
+	if (argc > 1 && !b->raw) {
 		mode = spur_poll_mode_parse(argv[1]);
 		if (mode < 0) {
-			fprintf(stderr, "usage: %s [busy|adaptive|interrupt] [count] [pause_us]\n",
+			fprintf(stderr, "usage: %s [busy|adaptive|interrupt|raw] [count] [pause_us]\n",
 				argv[0]);
 			return 2;
 		}
@@ -221,7 +276,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	b->samples = calloc(b->count, sizeof(*b->samples));
-	b->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	b->evfd = eventfd(0, b->raw ? EFD_CLOEXEC : EFD_NONBLOCK | EFD_CLOEXEC);
 	if (b->samples == NULL || b->evfd < 0) {
 		fprintf(stderr, "setup failed: %s\n", strerror(errno));
 		return 1;
@@ -230,24 +285,32 @@ main(int argc, char **argv)
 	/* Ask now: spur_env_run pins this thread (and what it spawns) to core 0. */
 	b->writer_on_core1 = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 &&
 			     CPU_ISSET(1, &allowed);
-	spur_env_opts_init(&opts, sizeof(opts));
-	opts.poll_mode = b->mode;
-	if (spur_env_init(&opts) != 0 || spur_env_run(bench_start, b) != 0) {
-		fprintf(stderr, "cannot run the environment\n");
-		return 1;
+	if (b->raw) {
+		if (run_raw(b) != 0) {
+			fprintf(stderr, "cannot start the raw reader\n");
+			return 1;
+		}
+	} else {
+		spur_env_opts_init(&opts, sizeof(opts));
+		opts.poll_mode = b->mode;
+		if (spur_env_init(&opts) != 0 || spur_env_run(bench_start, b) != 0) {
+			fprintf(stderr, "cannot run the environment\n");
+			return 1;
+		}
+		pthread_join(b->writer, NULL);
 	}
-	pthread_join(b->writer, NULL);
 	n = atomic_load(&b->seen);
 	if (b->rc != 0 || b->lost > 0 || n == 0) {
 		fprintf(stderr, "benchmark failed: rc %d, %u lost, %u samples\n", b->rc, b->lost, n);
-		spur_env_fini();
+		if (!b->raw)
+			spur_env_fini();
 		return 1;
 	}
 	qsort(b->samples, n, sizeof(*b->samples), cmp_u64);
 	for (i = 0; i < n; i++) {
 		sum += b->samples[i];
 	}
-	printf("mode: %s\n", spur_poll_mode_name(b->mode));
+	printf("mode: %s\n", b->raw ? "raw" : spur_poll_mode_name(b->mode));
 	printf("count: %u\n", n);
 	printf("pause_us: %u\n", b->pause_us);
 	printf("writer_core: %d\n", b->writer_on_core1 ? 1 : 0);
@@ -256,8 +319,10 @@ main(int argc, char **argv)
 	printf("p50_us: %.2f\n", to_us(b->samples[n / 2]));
 	printf("p99_us: %.2f\n", to_us(b->samples[(uint64_t)n * 99 / 100]));
 	printf("max_us: %.2f\n", to_us(b->samples[n - 1]));
-	spur_env_for_each_reactor(reactor_stats, NULL);
-	spur_env_fini();
+	if (!b->raw) {
+		spur_env_for_each_reactor(reactor_stats, NULL);
+		spur_env_fini();
+	}
 	close(b->evfd);
 	free(b->samples);
 	return 0;
