@@ -176,6 +176,13 @@ class LogTest(SpurTestCase):
         self.assertIn("nonexistent", e.exception.message)
         self.assertStopsCleanly(d)
 
+    def test_syslog_takes_output_off_stderr(self):
+        d = self.start("--syslog", "-L", "rpc")
+        d.call("spdk_get_version")
+        self.assertStopsCleanly(d)
+        self.assertNotIn("spur is ready", d.output())
+        self.assertNotIn(" DEBUG ", d.output())
+
     def test_debug_flag_prints(self):
         d = self.start("-L", "rpc")
         d.call("spdk_get_version")
