@@ -6,9 +6,11 @@
 set -eu
 
 # Build: compiler toolchain and libraries.
-BUILD_PKGS="gcc make pkg-config meson ninja-build libjansson-dev liburing-dev libcmocka-dev"
-# Tests: integration tests are Python (stdlib only).
-TEST_PKGS="python3"
+BUILD_PKGS="gcc make pkg-config meson ninja-build libjansson-dev liburing-dev libaio-dev libcmocka-dev linux-libc-dev"
+# Tests: integration tests are Python (stdlib only); end-to-end tests boot a
+# Debian kernel under QEMU with a busybox initramfs holding fio and sg3-utils
+# (cpio and kmod build it), and compare against qemu-storage-daemon.
+TEST_PKGS="python3 qemu-system-x86 qemu-system-common busybox-static fio sg3-utils cpio kmod util-linux"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do

@@ -16,8 +16,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 MODULES="virtio_pci virtio_blk virtio_scsi sd_mod sg virtio_net nvme_tcp nvme_fabrics"
 TOOLS="fio sg_inq sg_readcap sg_luns sg_unmap sg_sync sg_write_same sg_vpd blkdiscard blockdev"
 
-kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-[ -n "$kpkg" ] || { echo "build-guest: cannot resolve linux-image-amd64 (apt-get update?)" >&2; exit 1; }
+resolve_kernel() {
+	apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+}
+kpkg=$(resolve_kernel)
+if [ -z "$kpkg" ]; then
+	apt-get update -qq >/dev/null 2>&1 || true
+	kpkg=$(resolve_kernel)
+fi
+[ -n "$kpkg" ] || { echo "build-guest: cannot resolve linux-image-amd64 from the package lists" >&2; exit 1; }
 kver=$(apt-cache policy "$kpkg" | awk '/Candidate:/ { print $2 }')
 bbver=$(dpkg-query -W -f='${Version}' busybox-static)
 fiover=$(dpkg-query -W -f='${Version}' fio)
