@@ -7,13 +7,23 @@
  */
 #include "modules.h"
 
+#include "module/bdev/delay/bdev_delay.h"
+#include "module/bdev/error/bdev_error.h"
+#include "module/bdev/malloc/bdev_malloc.h"
+#include "module/bdev/null/bdev_null.h"
+#include "module/bdev/passthru/bdev_passthru.h"
+#include "module/bdev/uring/bdev_uring.h"
+#include "module/bdev/aio/bdev_aio.h"
 #include "spur/app.h"
+#include "spur/bdev_module.h"
 #include "spur/config.h"
 #include "spur/log.h"
 #include "spur/rpc.h"
 
 static const char *const g_log_components[] = {
-	"app", "config", "rpc", "thread",
+	"app", "config", "rpc", "thread", "bdev",
+	"bdev_malloc", "bdev_null", "bdev_passthru", "bdev_delay", "bdev_error",
+	"bdev_uring", "bdev_aio",
 };
 
 void
@@ -25,4 +35,13 @@ spur_register_everything(void)
 	spur_app_register_rpcs();
 	/* Subsystems, in start order (each after what it depends on). */
 	spur_subsystem_register(&spur_log_subsystem);
+	/* bdev modules, then the layer's subsystem (which starts them). */
+	spur_bdev_module_register(&spur_bdev_malloc_module);
+	spur_bdev_module_register(&spur_bdev_null_module);
+	spur_bdev_module_register(&spur_bdev_passthru_module);
+	spur_bdev_module_register(&spur_bdev_delay_module);
+	spur_bdev_module_register(&spur_bdev_error_module);
+	spur_bdev_module_register(&spur_bdev_uring_module);
+	spur_bdev_module_register(&spur_bdev_aio_module);
+	spur_subsystem_register(&spur_bdev_subsystem);
 }

@@ -173,6 +173,20 @@ void spur_poller_resume(struct spur_poller *poller);
  */
 int spur_poller_add_fd(struct spur_poller *poller, int fd, uint32_t events);
 int spur_poller_remove_fd(struct spur_poller *poller, int fd);
+/*
+ * Hooks around the reactor's sleep, for pollers whose work source must be
+ * re-armed before sleeping (a virtqueue re-enables guest notifications and
+ * re-checks its ring). Before a reactor commits to sleeping it calls
+ * before_sleep(ctx) of every active (not paused) poller of its threads that
+ * set one; if any returns true (work arrived) it does not sleep. after_wake
+ * (ctx) is then called for every poller whose before_sleep ran, whether the
+ * reactor slept or not. ctx is the poller's ctx; both run on the owning
+ * thread (as current thread), outside the poller's fn. NULL, NULL removes
+ * the hooks. Unplaced threads (unit tests driving spur_thread_poll) never
+ * sleep, so their hooks are never called. Returns 0 or -EINVAL.
+ */
+int spur_poller_set_sleep_hook(struct spur_poller *poller, bool (*before_sleep)(void *ctx),
+			       void (*after_wake)(void *ctx));
 const char *spur_poller_get_name(const struct spur_poller *poller);
 
 enum spur_poller_state {

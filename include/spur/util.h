@@ -61,6 +61,16 @@ int spur_cpuset_parse(struct spur_cpuset *set, const char *text);
 const char *spur_cpuset_fmt(const struct spur_cpuset *set, char *buf, size_t len);
 #define SPUR_CPUSET_STR_LEN (SPUR_MAX_CORES / 4 + 3)
 
+/* ---- UUIDs (16 bytes, RFC 4122 byte order) ------------------------------- */
+#define SPUR_UUID_STR_LEN 37 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+/* Canonical text form, either case, into uuid; 0 or -EINVAL (uuid untouched). */
+int spur_uuid_parse(const char *text, uint8_t uuid[16]);
+/* Lower-case canonical form into buf (>= SPUR_UUID_STR_LEN bytes); returns buf. */
+const char *spur_uuid_fmt(const uint8_t uuid[16], char *buf, size_t len);
+bool spur_uuid_is_zero(const uint8_t uuid[16]);
+/* A random version-4 UUID (getrandom; a PRNG fallback without entropy). */
+void spur_uuid_generate(uint8_t uuid[16]);
+
 /* ---- strings ----------------------------------------------------------- */
 /* snprintf that always terminates and reports truncation as -ENAMETOOLONG. */
 int spur_strfmt(char *buf, size_t len, const char *fmt, ...)

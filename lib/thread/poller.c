@@ -21,6 +21,10 @@
  * - thread->poller_count counts registered pollers not yet unregistered.
  * - A placed thread's poller fds are in its reactor's epoll set for exactly
  *   as long as they are in poller->fds.
+ * - thread->sleep_hook_count counts registered pollers with a sleep hook, so
+ *   a reactor skips the walk when it is 0. A hook is armed by
+ *   thread_pollers_before_sleep and disarmed by thread_pollers_after_wake,
+ *   which the reactor calls back to back around its sleep.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -120,6 +124,11 @@ poller_release(struct spur_poller *p)
 	struct spur_thread *t = p->thread;
 
 	poller_drop_fds(p);
+	if (p->before_sleep != NULL || p->after_wake != NULL) {
+		p->before_sleep = NULL;
+		p->after_wake = NULL;
+		t->sleep_hook_count--;
+	}
 	switch (p->state) {
 	case POLLER_STATE_RUNNING:
 	case POLLER_STATE_PAUSING:
@@ -368,6 +377,85 @@ spur_poller_remove_fd(struct spur_poller *p, int fd)
 	p->fds[i] = p->fds[p->nfds];
 	p->fd_events[i] = p->fd_events[p->nfds];
 	return 0;
+}
+
+int
+spur_poller_set_sleep_hook(struct spur_poller *p, bool (*before_sleep)(void *ctx),
+			   void (*after_wake)(void *ctx))
+{
+	bool had, has = before_sleep != NULL || after_wake != NULL;
+
+	if (p == NULL || p->state == POLLER_STATE_UNREGISTERED) {
+		return -EINVAL;
+	}
+	had = p->before_sleep != NULL || p->after_wake != NULL;
+	p->before_sleep = before_sleep;
+	p->after_wake = after_wake;
+	if (had != has) {
+		if (has) {
+			p->thread->sleep_hook_count++;
+		} else {
+			p->thread->sleep_hook_count--;
+		}
+	}
+	return 0;
+}
+
+/* Hooks run with the thread current, like the pollers themselves. */
+bool
+thread_pollers_before_sleep(struct spur_thread *t)
+{
+	const struct poller_list *lists[] = { &t->active_pollers, &t->timed_pollers };
+	struct spur_thread *prev = spur_get_thread();
+	struct spur_poller *p;
+	bool work = false;
+	size_t i;
+
+	if (t->sleep_hook_count == 0) {
+		return false;
+	}
+	spur_set_thread(t);
+	for (i = 0; i < SPUR_COUNTOF(lists); i++) {
+		TAILQ_FOREACH(p, lists[i], link) {
+			if (p->state != POLLER_STATE_WAITING) {
+				continue;
+			}
+			if (p->before_sleep != NULL || p->after_wake != NULL) {
+				p->hook_armed = true;
+				if (p->before_sleep != NULL && p->before_sleep(p->ctx)) {
+					work = true;
+				}
+			}
+		}
+	}
+	spur_set_thread(prev);
+	return work;
+}
+
+void
+thread_pollers_after_wake(struct spur_thread *t)
+{
+	const struct poller_list *lists[] = { &t->active_pollers, &t->timed_pollers };
+	struct spur_thread *prev = spur_get_thread();
+	struct spur_poller *p;
+	size_t i;
+
+	if (t->sleep_hook_count == 0) {
+		return;
+	}
+	spur_set_thread(t);
+	for (i = 0; i < SPUR_COUNTOF(lists); i++) {
+		TAILQ_FOREACH(p, lists[i], link) {
+			if (!p->hook_armed) {
+				continue;
+			}
+			p->hook_armed = false;
+			if (p->after_wake != NULL) {
+				p->after_wake(p->ctx);
+			}
+		}
+	}
+	spur_set_thread(prev);
 }
 
 static void

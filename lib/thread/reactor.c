@@ -22,6 +22,11 @@
  * and its eventfd write ends (or pre-empts) the epoll_wait. The exchange
  * makes one sender per sleep pay for the write.
  *
+ * Sleep hooks (spur_poller_set_sleep_hook): called just before the sleep
+ * protocol above, after the timeout is known; any hook reporting work
+ * cancels the sleep. after_wake hooks run after the wait (or the cancelled
+ * wait), before the threads are polled again.
+ *
  * Sleep timeout: the earliest next_run among timed pollers without fds
  * (pollers with fds are woken by them), capped while a thread is exiting so
  * its exit timeout is noticed; infinite otherwise.
@@ -315,11 +320,22 @@ reactor_wait(struct reactor *r, struct epoll_event *events, uint64_t deadline, u
 }
 
 static void
+reactor_after_wake(struct reactor *r)
+{
+	struct spur_thread *t;
+
+	TAILQ_FOREACH(t, &r->threads, rlink) {
+		thread_pollers_after_wake(t);
+	}
+}
+
+static void
 reactor_sleep(struct reactor *r)
 {
 	struct epoll_event events[REACTOR_MAX_EVENTS];
 	struct spur_thread *t;
 	uint64_t now = spur_get_ticks(), deadline = UINT64_MAX, after, buf;
+	bool hook_work;
 	int n, i;
 
 	TAILQ_FOREACH(t, &r->threads, rlink) {
@@ -332,11 +348,26 @@ reactor_sleep(struct reactor *r)
 	if (deadline <= now) {
 		return;
 	}
+	/*
+	 * Sleep hooks first: a poller re-arms its wake-up source (a virtqueue
+	 * asks for kicks) and re-checks for work that arrived meanwhile. Work
+	 * arriving after that re-check raises an fd event, which ends the
+	 * epoll_wait below at once.
+	 */
+	hook_work = false;
+	TAILQ_FOREACH(t, &r->threads, rlink) {
+		hook_work |= thread_pollers_before_sleep(t);
+	}
+	if (hook_work) {
+		reactor_after_wake(r);
+		return;
+	}
 
 	atomic_store(&r->sleeping, 1);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (reactor_has_work(r)) {
 		atomic_store(&r->sleeping, 0);
+		reactor_after_wake(r);
 		return;
 	}
 	atomic_store_explicit(&r->in_interrupt, true, memory_order_relaxed);
@@ -358,6 +389,7 @@ reactor_sleep(struct reactor *r)
 			thread_poller_fd_event(events[i].data.ptr);
 		}
 	}
+	reactor_after_wake(r);
 	after = spur_get_ticks();
 	stat_add(&r->idle_ticks, after - now);
 }

@@ -77,6 +77,10 @@ struct spur_poller {
 	int fds[THREAD_POLLER_MAX_FDS];
 	uint32_t fd_events[THREAD_POLLER_MAX_FDS];
 	char name[THREAD_POLLER_NAME_LEN];
+	/* spur_poller_set_sleep_hook; hook_armed: before_sleep ran, after_wake owed. */
+	bool (*before_sleep)(void *ctx);
+	void (*after_wake)(void *ctx);
+	bool hook_armed;
 };
 TAILQ_HEAD(poller_list, spur_poller);
 
@@ -109,6 +113,7 @@ struct spur_thread {
 	struct poller_list timed_pollers;   /* sorted by next_run */
 	struct poller_list paused_pollers;
 	uint32_t poller_count;        /* registered and not unregistered */
+	uint32_t sleep_hook_count;    /* registered pollers with sleep hooks */
 	uint64_t next_poller_id;
 	struct channel_list channels;
 	struct spur_thread_stats stats;
@@ -157,6 +162,13 @@ uint64_t thread_pollers_next_timer(struct spur_thread *thread);
 void thread_poller_fd_event(struct spur_poller *poller);
 /* Exit timeout: unregister every poller left, logging each. */
 void thread_pollers_force_release(struct spur_thread *thread);
+/*
+ * Reactor, about to sleep: call before_sleep of every WAITING poller that
+ * has one (with the thread current); true when one of them reported work.
+ * thread_pollers_after_wake then calls after_wake of each of those pollers.
+ */
+bool thread_pollers_before_sleep(struct spur_thread *thread);
+void thread_pollers_after_wake(struct spur_thread *thread);
 
 /* ---- io_channel.c ------------------------------------------------------ */
 /* Exit timeout: destroy every channel left on the thread, logging each. */

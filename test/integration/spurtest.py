@@ -143,7 +143,8 @@ class Spur:
             c.close()
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path) as f:
             return f.read()
 
@@ -162,6 +163,8 @@ class Spur:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
 
 
 def run_spur(*args, timeout=30.0, input=None):
@@ -196,3 +199,41 @@ class SpurTestCase(unittest.TestCase):
     def assertStopsCleanly(self, d, sig=signal.SIGTERM):
         status = d.stop(sig)
         self.assertEqual(status, 0, "spur exit status %d, output:\n%s" % (status, d.output()))
+
+
+BDEVPERF = os.path.join(BUILD_DIR, "bin", "spur_bdevperf")
+
+
+def bdevperf(config, *args, timeout=120):
+    """Run spur_bdevperf on a config (dict); returns (status, output, jobs)
+    where jobs maps "Job"/"Total" lines to their key/value figures."""
+    fd, path = tempfile.mkstemp(prefix="spur-perf-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(config, f)
+    try:
+        p = subprocess.run([BDEVPERF, "-c", path] + [str(a) for a in args],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    finally:
+        os.unlink(path)
+    out = p.stdout.decode(errors="replace")
+    figures = []
+    for line in out.splitlines():
+        if line.startswith("Job:") or line.startswith("Total:"):
+            words = line.split()
+            vals = {}
+            for i, w in enumerate(words):
+                if w in ("IOPS", "MiB/s", "avg_lat_us", "p50_us", "p99_us", "p999_us",
+                         "max_us", "errors") and i + 1 < len(words):
+                    try:
+                        vals[w] = float(words[i + 1])
+                    except ValueError:
+                        pass
+            vals["kind"] = words[0].rstrip(":")
+            figures.append(vals)
+    return p.returncode, out, figures
+
+
+def bdev_config(*entries):
+    """A config with these (method, params) entries in the bdev subsystem."""
+    return {"subsystems": [{"subsystem": "bdev", "config": [
+        {"method": m, "params": p} for m, p in entries]}]}

@@ -5,7 +5,9 @@
  * message ping-pong across reactors, INTERRUPT mode (sleeps while idle, woken
  * by a poller's eventfd and by a message from a foreign OS thread, timed
  * pollers wake it), ADAPTIVE sleeping after its threshold, BUSY never
- * sleeping.
+ * sleeping, and sleep hooks (a producer that kicks only when the consumer
+ * asked for it, so a lost wake-up hangs the test; a hook claiming work keeps
+ * the reactor awake).
  *
  * Code running on reactors only records what it saw; the checks run on the
  * test's main thread after spur_env_run returns (cmocka cannot fail from
@@ -491,6 +493,167 @@ test_busy_never_sleeps(void **state)
 	spur_env_fini();
 }
 
+/* ---- sleep hooks: a virtqueue-like producer with notification suppression ---- */
+
+#define HOOK_ITEMS 2000
+
+struct hooks {
+	int evfd;
+	struct spur_poller *poller;
+	struct spur_thread *app;
+	int set_rc, set_bad_rc;
+	_Atomic int work;             /* items produced, not yet consumed */
+	_Atomic int notify;           /* consumer asks for a kick before sleeping */
+	int consumed;
+	int before_calls, after_calls, before_true;
+	int unbalanced;
+	bool armed;
+	uint64_t sleeps_at_end;
+	pthread_t producer;
+	bool producer_started;
+	bool timed_out;
+	/* Phase 1: before_sleep claims work this many times (no sleep meanwhile). */
+	int claim_left;
+	uint64_t sleeps_during_claim;
+	bool claim_checked;
+};
+
+static struct hooks g_hk;
+
+static int
+hook_poller(void *ctx)
+{
+	int n = atomic_exchange(&g_hk.work, 0);
+
+	g_hk.consumed += n;
+	if (g_hk.consumed >= HOOK_ITEMS) {
+		g_hk.sleeps_at_end = total_sleeps();
+		spur_poller_unregister(&g_hk.poller);
+		spur_env_stop();
+	}
+	return n ? SPUR_POLLER_BUSY : SPUR_POLLER_IDLE;
+}
+
+static bool
+hook_before(void *ctx)
+{
+	g_hk.before_calls++;
+	if (g_hk.armed || spur_get_thread() != g_hk.app) {
+		g_hk.unbalanced++;
+	}
+	g_hk.armed = true;
+	if (g_hk.claim_left > 0) {
+		if (--g_hk.claim_left == 0) {
+			g_hk.sleeps_during_claim = total_sleeps();
+			g_hk.claim_checked = true;
+		}
+		g_hk.before_true++;
+		return true;
+	}
+	atomic_store(&g_hk.notify, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(&g_hk.work) > 0) {
+		g_hk.before_true++;
+		return true;
+	}
+	return false;
+}
+
+static void
+hook_after(void *ctx)
+{
+	uint64_t v;
+
+	g_hk.after_calls++;
+	if (!g_hk.armed) {
+		g_hk.unbalanced++;
+	}
+	g_hk.armed = false;
+	atomic_store(&g_hk.notify, 0);
+	while (read(g_hk.evfd, &v, sizeof(v)) == sizeof(v)) {
+	}
+}
+
+static void
+hook_timeout_msg(void *ctx)
+{
+	g_hk.timed_out = true;
+	spur_poller_unregister(&g_hk.poller);
+	spur_env_stop();
+}
+
+/* Like a guest: publish work, then kick only if the consumer asked for it. */
+static void *
+hook_producer(void *arg)
+{
+	uint64_t one = 1, end = now_us() + 10 * 1000 * 1000;
+	int i;
+
+	for (i = 0; i < HOOK_ITEMS; i++) {
+		atomic_fetch_add(&g_hk.work, 1);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load(&g_hk.notify) && write(g_hk.evfd, &one, sizeof(one)) < 0) {
+			break;
+		}
+		if (i % 4 == 0) {
+			usleep((unsigned)(i % 7) * 50);
+		}
+	}
+	/* Every item consumed means no wake-up was lost; give it 10 s. */
+	while (now_us() < end) {
+		if (atomic_load(&g_hk.work) == 0 && spur_get_app_thread() == NULL) {
+			return NULL;
+		}
+		usleep(1000);
+	}
+	spur_thread_send_msg(g_hk.app, hook_timeout_msg, NULL);
+	return NULL;
+}
+
+static void
+hook_start(void *ctx)
+{
+	g_hk.app = spur_get_thread();
+	g_hk.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	g_hk.poller = spur_poller_register(hook_poller, NULL, 0, "hooked");
+	spur_poller_add_fd(g_hk.poller, g_hk.evfd, EPOLLIN);
+	g_hk.set_bad_rc = spur_poller_set_sleep_hook(NULL, hook_before, hook_after);
+	g_hk.set_rc = spur_poller_set_sleep_hook(g_hk.poller, hook_before, hook_after);
+	g_hk.producer_started = pthread_create(&g_hk.producer, NULL, hook_producer, NULL) == 0;
+	if (!g_hk.producer_started) {
+		hook_timeout_msg(NULL);
+	}
+}
+
+static void
+test_sleep_hooks(void **state)
+{
+	struct spur_env_opts opts;
+
+	memset(&g_hk, 0, sizeof(g_hk));
+	g_hk.claim_left = 50;
+	make_opts(&opts, SPUR_POLL_INTERRUPT, false);
+	assert_int_equal(spur_env_init(&opts), 0);
+	assert_int_equal(spur_env_run(hook_start, NULL), 0);
+	assert_true(g_hk.producer_started);
+	pthread_join(g_hk.producer, NULL);
+	close(g_hk.evfd);
+
+	assert_int_equal(g_hk.set_rc, 0);
+	assert_int_equal(g_hk.set_bad_rc, -EINVAL);
+	assert_false(g_hk.timed_out);
+	assert_int_equal(g_hk.consumed, HOOK_ITEMS);
+	/* While before_sleep claimed work the reactor never slept. */
+	assert_true(g_hk.claim_checked);
+	assert_int_equal(g_hk.sleeps_during_claim, 0);
+	/* It did sleep later, woken by kicks; every before had its after, on the thread. */
+	assert_true(g_hk.sleeps_at_end > 0);
+	assert_int_equal(g_hk.unbalanced, 0);
+	assert_true(g_hk.before_calls >= 50);
+	assert_true(g_hk.before_calls - g_hk.after_calls <= 1);
+	spur_env_fini();
+}
+
 int
 main(void)
 {
@@ -502,6 +665,7 @@ main(void)
 		cmocka_unit_test(test_interrupt_timer),
 		cmocka_unit_test(test_adaptive_sleeps),
 		cmocka_unit_test(test_busy_never_sleeps),
+		cmocka_unit_test(test_sleep_hooks),
 	};
 	cpu_set_t allowed;
 
