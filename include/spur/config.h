@@ -72,6 +72,21 @@ json_t *spur_config_dump(void);
  */
 typedef void (*spur_config_done_fn)(void *ctx, int code, const char *message);
 void spur_config_apply(json_t *config, const char *source, spur_config_done_fn done, void *ctx);
+
+/*
+ * Start-up applies a configuration in two phases: STARTUP applies the
+ * entries whose methods may run before initialization (SPUR_RPC_STARTUP in
+ * their states) while the framework is in the startup state, before the
+ * subsystems start; RUNTIME applies the others afterwards. Every entry is
+ * validated in each phase.
+ */
+enum spur_config_phase {
+	SPUR_CONFIG_ALL,
+	SPUR_CONFIG_STARTUP,
+	SPUR_CONFIG_RUNTIME,
+};
+void spur_config_apply_phase(json_t *config, const char *source, enum spur_config_phase phase,
+			     spur_config_done_fn done, void *ctx);
 /* Read and parse a file (syntax errors name line and column). */
 json_t *spur_config_read_file(const char *path, char *err, size_t err_len);
 

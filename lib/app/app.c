@@ -164,18 +164,38 @@ subsystems_started(int status)
 		app_shutdown((void *)(intptr_t)1);
 		return;
 	}
+	spur_rpc_set_state(SPUR_RPC_RUNTIME);
 	if (g_app.config == NULL) {
 		config_applied(NULL, 0, NULL);
 		return;
 	}
-	spur_config_apply(g_app.config, g_app.opts.config_source, config_applied, NULL);
+	spur_config_apply_phase(g_app.config, g_app.opts.config_source, SPUR_CONFIG_RUNTIME,
+				config_applied, NULL);
+}
+
+/* The configuration's start-up entries ran; now start the subsystems. */
+static void
+startup_config_applied(void *ctx, int code, const char *message)
+{
+	(void)ctx;
+	if (code != 0) {
+		config_applied(NULL, code, message);
+		return;
+	}
+	spur_subsystems_init(subsystems_started);
 }
 
 static void
 app_init(void)
 {
 	g_app.state = APP_INITIALIZING;
-	spur_subsystems_init(subsystems_started);
+	if (g_app.config == NULL) {
+		spur_subsystems_init(subsystems_started);
+		return;
+	}
+	spur_rpc_set_state(SPUR_RPC_STARTUP);
+	spur_config_apply_phase(g_app.config, g_app.opts.config_source, SPUR_CONFIG_STARTUP,
+				startup_config_applied, NULL);
 }
 
 void

@@ -12,6 +12,10 @@
  * order through each subsystem's undo_call, so a failed load leaves the
  * daemon as it found it.
  *
+ * At start-up a configuration is applied in two phases, as SPDK does: the
+ * entries whose methods may run before initialization (options such as
+ * bdev_set_options) before the subsystems start, the rest after.
+ *
  * Runs on the application thread; in-process calls may complete
  * synchronously or later, and the apply loop handles both without
  * recursion.
@@ -33,6 +37,7 @@ struct config_entry {
 };
 
 struct config_load {
+	enum spur_config_phase phase;
 	json_t *config;
 	char *source;
 	struct config_entry *entries;
@@ -162,6 +167,10 @@ validate_entry(struct config_load *load, const struct spur_subsystem *s, size_t 
 			FAIL(load, "%s: subsystem '%s', config[%zu] (%s): %s", src, s->name, ci,
 			     m->name, err);
 	}
+	/* Every entry is validated; only those of this phase are applied. */
+	if ((load->phase == SPUR_CONFIG_STARTUP && !(m->states & SPUR_RPC_STARTUP)) ||
+	    (load->phase == SPUR_CONFIG_RUNTIME && (m->states & SPUR_RPC_STARTUP)))
+		return 0;
 	load->entries[load->count++] = (struct config_entry){
 		.subsystem = s,
 		.subsystem_index = si,
@@ -319,6 +328,13 @@ apply_next(struct config_load *load)
 void
 spur_config_apply(json_t *config, const char *source, spur_config_done_fn done, void *ctx)
 {
+	spur_config_apply_phase(config, source, SPUR_CONFIG_ALL, done, ctx);
+}
+
+void
+spur_config_apply_phase(json_t *config, const char *source, enum spur_config_phase phase,
+			spur_config_done_fn done, void *ctx)
+{
 	struct config_load *load = calloc(1, sizeof(*load));
 	int rc;
 
@@ -326,6 +342,7 @@ spur_config_apply(json_t *config, const char *source, spur_config_done_fn done, 
 		done(ctx, -ENOMEM, "out of memory");
 		return;
 	}
+	load->phase = phase;
 	load->config = json_incref(config);
 	load->source = strdup(source ? source : "configuration");
 	load->undo = json_array();

@@ -185,6 +185,22 @@ class BdevRpcTest(SpurTestCase):
 
 
 class BdevPersistenceTest(SpurTestCase):
+    def test_startup_options_applied_before_init(self):
+        cfg = {"subsystems": [{"subsystem": "bdev", "config": [
+            {"method": "bdev_malloc_create", "params": {"name": "M0", "num_blocks": 64,
+                                                        "block_size": 512}},
+            {"method": "bdev_set_options", "params": {"bdev_io_pool_size": 4096,
+                                                      "bdev_io_cache_size": 64}}]}]}
+        d = self.start(config=cfg)
+        saved = d.call("save_config")
+        entries = [e["method"] for s in saved["subsystems"] if s["subsystem"] == "bdev"
+                   for e in s["config"]]
+        self.assertIn("bdev_set_options", entries)
+        self.assertStopsCleanly(d)
+        d2 = self.start(config=saved)
+        self.assertEqual(d2.call("save_config"), saved)
+        self.assertStopsCleanly(d2)
+
     def test_save_restart_same_bdevs(self):
         tmp = tempfile.mkdtemp(prefix="spur-bdev-")
         path = os.path.join(tmp, "u.img")
