@@ -230,3 +230,69 @@ class BdevPersistenceTest(SpurTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+WRONG = {"string": 12345, "bool": "yes", "int32": "x", "uint32": -1, "int64": "x",
+         "uint64": -1, "object": [1], "array": {"a": 1}, "number": "x"}
+VALID = {"string": "Nope", "bool": True, "int32": 1, "uint32": 1, "int64": 1, "uint64": 1,
+         "object": {}, "array": [], "number": 1}
+
+
+class BdevParamsTest(SpurTestCase):
+    """Every bdev method, driven from its published schema: each required
+    parameter missing, each parameter of the wrong type, and an unknown
+    parameter give -32602 naming the field, and change nothing."""
+
+    def test_every_bdev_method_rejects_bad_params(self):
+        d = self.start()
+        d.call("bdev_malloc_create", {"name": "Keep", "num_blocks": 64, "block_size": 512})
+        before = d.call("save_config")
+        methods = [m for m in d.call("spur_get_method_schemas")
+                   if m["name"].startswith("bdev_") and not m["raw_params"]]
+        self.assertGreater(len(methods), 20)
+        checked = 0
+        for m in methods:
+            params = m["params"]
+            def valid(p):
+                if p["type"] in ("int32", "uint32", "int64", "uint64") and "min" in p:
+                    return p["min"]
+                return VALID[p["type"]]
+            base = {p["name"]: valid(p) for p in params if p["required"]}
+            cases = [({**base, "no_such_param": 1}, "no_such_param")]
+            for p in params:
+                if p["required"]:
+                    cases.append(({k: v for k, v in base.items() if k != p["name"]}, p["name"]))
+                cases.append(({**base, p["name"]: WRONG[p["type"]]}, p["name"]))
+            for call, field in cases:
+                with self.assertRaises(RpcError, msg=(m["name"], call)) as e:
+                    d.call(m["name"], call)
+                self.assertEqual(e.exception.code, -32602, (m["name"], call, e.exception.message))
+                self.assertIn(field, e.exception.message, (m["name"], call))
+                checked += 1
+        self.assertEqual(d.call("save_config"), before)
+        self.assertGreater(checked, 100)
+        self.assertStopsCleanly(d)
+
+    def test_unknown_bdev_named(self):
+        d = self.start()
+        for method, params in (("bdev_malloc_delete", {"name": "Ghost"}),
+                               ("bdev_null_delete", {"name": "Ghost"}),
+                               ("bdev_uring_delete", {"name": "Ghost"}),
+                               ("bdev_aio_delete", {"name": "Ghost"}),
+                               ("bdev_passthru_delete", {"name": "Ghost"}),
+                               ("bdev_delay_delete", {"name": "Ghost"}),
+                               ("bdev_error_delete", {"name": "Ghost"}),
+                               ("bdev_uring_rescan", {"name": "Ghost"}),
+                               ("bdev_error_create", {"base_name": "Ghost"}),
+                               ("bdev_delay_create", {"base_bdev_name": "Ghost", "name": "D",
+                                                      "avg_read_latency": 1,
+                                                      "p99_read_latency": 1,
+                                                      "avg_write_latency": 1,
+                                                      "p99_write_latency": 1}),
+                               ("bdev_get_iostat", {"name": "Ghost"})):
+            with self.assertRaises(RpcError, msg=method) as e:
+                d.call(method, params)
+            self.assertEqual(e.exception.code, -19, (method, e.exception.message))
+            self.assertIn("Ghost", e.exception.message, method)
+        self.assertEqual(d.call("bdev_get_bdevs"), [])
+        self.assertStopsCleanly(d)
