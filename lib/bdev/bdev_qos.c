@@ -56,7 +56,7 @@ enum {
 #define QOS_SLICES_PER_SEC (1000000u / BDEV_QOS_SLICE_US)
 #define QOS_MAX_CATCHUP_SLICES (1u << 20)
 #define QOS_BURST_SLICES 2
-#define QOS_BACKLOG_SLICES 20
+#define QOS_BACKLOG_SLICES 250 /* a 250 ms stall of a busy host is caught up */
 
 struct bdev_qos {
 	_Atomic uint64_t quota[QOS_NUM_LIMITS];     /* tokens per slice; 0: no limit */

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 
 #include "bdev_aio.h"
+#include "module/bdev/common/file_bdev.h"
 
 #define AIO_QUEUE_DEPTH 512u
 
@@ -36,38 +37,29 @@ struct aio_helper {
 	pthread_t thread;
 };
 
+/*
+ * fb.dfd is the O_DIRECT file Linux AIO reads and writes (-1: none, every
+ * request goes to the helper); fb.fd the buffered one, for the helper.
+ */
 struct aio_disk {
-	struct spur_bdev bdev;
-	char *filename;
-	int fd;                  /* O_DIRECT when 'direct', else buffered */
-	int bfd;                 /* buffered, for the helper */
-	bool direct;
+	struct file_bdev fb;     /* first: the shared helper frees the disk */
 	bool readonly;
 	bool fallocate;
 	bool block_size_override;
-	bool is_blockdev;
 	bool fdsync_ok;          /* IOCB_CMD_FDSYNC works */
-	uint32_t lbs;            /* logical block size, 512 for files */
-	uint32_t dio_mem_align;  /* powers of two */
-	uint32_t dio_off_align;
-	atomic_bool zero_range_refused;
-	atomic_uint_fast64_t error_count;
 	struct aio_helper helper;
 };
 
 struct aio_channel {
+	struct file_bdev_channel fch; /* first: the reset's epochs */
 	io_context_t ctx;
 	struct aio_disk *disk;
 	struct spur_poller *poller;
 	int evfd;
 	uint32_t inflight;       /* handed to the kernel or the helper, not reaped */
 	uint32_t npending;       /* prepared iocbs not yet given to io_submit */
-	bool was_idle;
 	struct iocb *pending[AIO_QUEUE_DEPTH];
 	struct aio_task_list waiting;
-	/* Requests not completed, by epoch parity (resets wait for an epoch). */
-	uint64_t epoch;          /* starts at 1 */
-	uint32_t epoch_count[2];
 	/* Helper completions: appended by the helper, taken by the poller. */
 	pthread_mutex_t done_lock;
 	struct aio_task_list done;
@@ -78,12 +70,13 @@ struct aio_task {
 	struct iocb iocb;
 	TAILQ_ENTRY(aio_task) link;
 	struct aio_channel *ch;  /* for the helper's completion */
-	uint64_t done;           /* bytes already transferred (short I/O) */
-	struct iovec saved_iov;  /* original of iovs[patched] */
-	int patched;             /* index of the patched iovec, or -1 */
+	struct file_bdev_xfer xfer; /* bytes already transferred (short I/O) */
 	int res;                 /* helper result: bytes or -errno */
 	uint8_t epoch;           /* parity of the channel's epoch at submission */
 };
+
+_Static_assert(offsetof(struct aio_disk, fb) == 0, "file_bdev first");
+_Static_assert(offsetof(struct aio_channel, fch) == 0, "file_bdev_channel first");
 
 /* bdev_aio_io.c */
 void bdev_aio_submit_request(struct spur_io_channel *ch, struct spur_bdev_io *io);

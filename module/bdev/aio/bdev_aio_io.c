@@ -26,8 +26,10 @@
  *   WRITE_ZEROES helper: fallocate(ZERO_RANGE|KEEP_SIZE), or PUNCH_HOLE on
  *               file systems without ZERO_RANGE. Same option.
  *
- * RESET waits until every request submitted before it has completed (see
- * aio_reset_try).
+ * RESET waits until every request submitted before it has completed (the
+ * file-backed bdev helper's reset, module/bdev/common/file_bdev_io.c), which
+ * also provides the errno-to-status mapping, failure logging, the O_DIRECT
+ * eligibility check and the short-transfer bookkeeping.
  *
  * Batching and wake-ups. submit_request only prepares iocbs; the poller
  * hands every pending one to io_submit once per iteration, then reaps
@@ -86,94 +88,30 @@ bdev_aio_get_ctx_size(void)
 	return sizeof(struct aio_task);
 }
 
-static int
-aio_status(int res)
-{
-	switch (res) {
-	case -EIO:
-	case -EILSEQ:
-		return SPUR_BDEV_ERR_MEDIA;
-	case -ENOSPC:
-	case -EDQUOT:
-		return SPUR_BDEV_ERR_NOSPACE;
-	case -EOPNOTSUPP:
-		return SPUR_BDEV_ERR_UNSUPPORTED;
-	default:
-		return SPUR_BDEV_ERR_IO;
-	}
-}
-
 /* The one place a request leaves the module. */
 static void
 aio_complete(struct aio_task *task, int status)
 {
-	task->ch->epoch_count[task->epoch]--;
+	file_bdev_epoch_leave(&task->ch->fch, task->epoch);
 	spur_bdev_io_complete(task_io(task), status);
 }
 
 static void
 aio_task_fail(struct aio_disk *disk, struct aio_task *task, int res)
 {
-	struct spur_bdev_io *io = task_io(task);
-	uint64_t n = atomic_fetch_add(&disk->error_count, 1);
-
-	if (n < 10 || n % 1000 == 0)
-		SPUR_ERRLOG("%s: %s of %" PRIu64 "+%" PRIu64 " blocks failed: %s (%" PRIu64
-			    " errors so far)\n", disk->bdev.name, spur_bdev_io_type_name(io->type),
-			    io->offset_blocks, io->num_blocks, strerror(-res), n + 1);
-	aio_complete(task, aio_status(res));
+	aio_complete(task, file_bdev_failure(&disk->fb, task_io(task), res));
 }
 
-/* Point iovs at the first byte not yet transferred; returns the first index. */
 static int
 aio_skip_done(struct aio_task *task, struct spur_bdev_io *io)
 {
-	uint64_t skip = task->done;
-	int i = 0;
-
-	while (i < io->iovcnt && skip >= io->iovs[i].iov_len) {
-		skip -= io->iovs[i].iov_len;
-		i++;
-	}
-	if (skip > 0 && i < io->iovcnt) {
-		task->saved_iov = io->iovs[i];
-		task->patched = i;
-		io->iovs[i].iov_base = (char *)io->iovs[i].iov_base + skip;
-		io->iovs[i].iov_len -= skip;
-	}
-	return i;
+	return file_bdev_xfer_skip_done(&task->xfer, io);
 }
 
 static void
 aio_restore_iov(struct aio_task *task)
 {
-	if (task->patched >= 0) {
-		task_io(task)->iovs[task->patched] = task->saved_iov;
-		task->patched = -1;
-	}
-}
-
-/*
- * -EINVAL when the iovecs do not cover len bytes exactly; else 1 when the
- * O_DIRECT file can take the transfer, 0 when it needs the buffered one.
- */
-static int
-aio_check_iovs(const struct aio_disk *disk, const struct iovec *iov, int iovcnt, uint64_t offset,
-	       uint64_t len)
-{
-	uint64_t off_mask = disk->dio_off_align - 1, sum = 0;
-	uintptr_t mem_mask = disk->dio_mem_align - 1;
-	bool direct = disk->direct && ((offset | len) & off_mask) == 0;
-
-	for (int i = 0; i < iovcnt; i++) {
-		sum += iov[i].iov_len;
-		if (((uintptr_t)iov[i].iov_base & mem_mask) != 0 ||
-		    (iov[i].iov_len & off_mask) != 0)
-			direct = false;
-	}
-	if (sum != len)
-		return -EINVAL;
-	return direct ? 1 : 0;
+	file_bdev_xfer_restore(&task->xfer, task_io(task));
 }
 
 /* ---- the helper thread ------------------------------------------------------ */
@@ -182,20 +120,20 @@ aio_check_iovs(const struct aio_disk *disk, const struct iovec *iov, int iovcnt,
 static int
 aio_helper_rw(struct aio_disk *disk, struct aio_task *task, struct spur_bdev_io *io)
 {
-	uint64_t base = io->offset_blocks * disk->bdev.blocklen;
-	uint64_t len = io->num_blocks * disk->bdev.blocklen;
+	uint64_t base = io->offset_blocks * disk->fb.bdev.blocklen;
+	uint64_t len = io->num_blocks * disk->fb.bdev.blocklen;
 	int flags = io->type == SPUR_BDEV_IO_WRITE && (io->flags & SPUR_BDEV_IO_FUA) ? RWF_DSYNC : 0;
 	ssize_t n;
 	int first;
 
-	while (task->done < len) {
+	while (task->xfer.done < len) {
 		first = aio_skip_done(task, io);
 		if (io->type == SPUR_BDEV_IO_READ)
-			n = preadv2(disk->bfd, io->iovs + first, io->iovcnt - first,
-				    (off_t)(base + task->done), 0);
+			n = preadv2(disk->fb.fd, io->iovs + first, io->iovcnt - first,
+				    (off_t)(base + task->xfer.done), 0);
 		else
-			n = pwritev2(disk->bfd, io->iovs + first, io->iovcnt - first,
-				     (off_t)(base + task->done), flags);
+			n = pwritev2(disk->fb.fd, io->iovs + first, io->iovcnt - first,
+				     (off_t)(base + task->xfer.done), flags);
 		aio_restore_iov(task);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -203,7 +141,7 @@ aio_helper_rw(struct aio_disk *disk, struct aio_task *task, struct spur_bdev_io 
 			return -errno;
 		if (n == 0)
 			return -EIO; /* the file shrank under us */
-		task->done += (uint64_t)n;
+		task->xfer.done += (uint64_t)n;
 	}
 	return 0;
 }
@@ -212,9 +150,9 @@ aio_helper_rw(struct aio_disk *disk, struct aio_task *task, struct spur_bdev_io 
 static int
 aio_helper_discard(struct aio_disk *disk, struct spur_bdev_io *io)
 {
-	uint64_t start = io->offset_blocks * disk->bdev.blocklen;
-	uint64_t end = start + io->num_blocks * disk->bdev.blocklen;
-	uint64_t mask = disk->lbs - 1, range[2];
+	uint64_t start = io->offset_blocks * disk->fb.bdev.blocklen;
+	uint64_t end = start + io->num_blocks * disk->fb.bdev.blocklen;
+	uint64_t mask = disk->fb.lbs - 1, range[2];
 
 	start = (start + mask) & ~mask;
 	end &= ~mask;
@@ -222,46 +160,48 @@ aio_helper_discard(struct aio_disk *disk, struct spur_bdev_io *io)
 		return 0;
 	range[0] = start;
 	range[1] = end - start;
-	return ioctl(disk->bfd, BLKDISCARD, range) == 0 ? 0 : -errno;
+	return ioctl(disk->fb.fd, BLKDISCARD, range) == 0 ? 0 : -errno;
 }
 
 static int
 aio_helper_zeroes(struct aio_disk *disk, struct spur_bdev_io *io)
 {
-	off_t offset = (off_t)(io->offset_blocks * disk->bdev.blocklen);
-	off_t len = (off_t)(io->num_blocks * disk->bdev.blocklen);
+	off_t offset = (off_t)(io->offset_blocks * disk->fb.bdev.blocklen);
+	off_t len = (off_t)(io->num_blocks * disk->fb.bdev.blocklen);
 	int mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 
-	if (!disk->is_blockdev && ((io->flags & SPUR_BDEV_IO_UNMAP_OK) ||
-				   atomic_load(&disk->zero_range_refused)))
+	if (!disk->fb.is_blockdev && ((io->flags & SPUR_BDEV_IO_UNMAP_OK) ||
+				   atomic_load(&disk->fb.zero_range_refused)))
 		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-	if (fallocate(disk->bfd, mode, offset, len) == 0)
+	if (fallocate(disk->fb.fd, mode, offset, len) == 0)
 		return 0;
-	if (errno != EOPNOTSUPP || disk->is_blockdev || (mode & FALLOC_FL_PUNCH_HOLE))
+	if (errno != EOPNOTSUPP || disk->fb.is_blockdev || (mode & FALLOC_FL_PUNCH_HOLE))
 		return -errno;
 	/* tmpfs and others: a punched hole reads back as zeroes. */
-	atomic_store(&disk->zero_range_refused, true);
+	atomic_store(&disk->fb.zero_range_refused, true);
 	mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-	return fallocate(disk->bfd, mode, offset, len) == 0 ? 0 : -errno;
+	return fallocate(disk->fb.fd, mode, offset, len) == 0 ? 0 : -errno;
 }
 
 static int
 aio_helper_run(struct aio_disk *disk, struct aio_task *task)
 {
 	struct spur_bdev_io *io = task_io(task);
+	int rc;
 
 	switch (io->type) {
 	case SPUR_BDEV_IO_READ:
 	case SPUR_BDEV_IO_WRITE:
 		return aio_helper_rw(disk, task, io);
 	case SPUR_BDEV_IO_FLUSH:
-		return fdatasync(disk->bfd) == 0 ? 0 : -errno;
+		return fdatasync(disk->fb.fd) == 0 ? 0 : -errno;
 	case SPUR_BDEV_IO_UNMAP:
-		if (disk->is_blockdev)
+		if (disk->fb.is_blockdev)
 			return aio_helper_discard(disk, io);
-		return fallocate(disk->bfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				 (off_t)(io->offset_blocks * disk->bdev.blocklen),
-				 (off_t)(io->num_blocks * disk->bdev.blocklen)) == 0 ? 0 : -errno;
+		rc = fallocate(disk->fb.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       (off_t)(io->offset_blocks * disk->fb.bdev.blocklen),
+			       (off_t)(io->num_blocks * disk->fb.bdev.blocklen));
+		return rc == 0 ? 0 : -errno;
 	case SPUR_BDEV_IO_WRITE_ZEROES:
 		return aio_helper_zeroes(disk, io);
 	default:
@@ -338,7 +278,7 @@ aio_helper_start(struct aio_disk *disk)
 	pthread_setaffinity_np(h->thread, sizeof(cpus), &cpus);
 	pthread_setname_np(h->thread, "spur_aio_helper");
 	h->started = true;
-	SPUR_DEBUGLOG("bdev_aio", "%s: helper thread started\n", disk->bdev.name);
+	SPUR_DEBUGLOG("bdev_aio", "%s: helper thread started\n", disk->fb.bdev.name);
 	return 0;
 }
 
@@ -357,7 +297,7 @@ aio_helper_submit(struct aio_channel *ch, struct aio_task *task)
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (rc != 0) {
-		SPUR_ERRLOG("%s: cannot start the helper thread: %s\n", ch->disk->bdev.name,
+		SPUR_ERRLOG("%s: cannot start the helper thread: %s\n", ch->disk->fb.bdev.name,
 			    strerror(-rc));
 		aio_task_fail(ch->disk, task, rc);
 		return;
@@ -392,36 +332,37 @@ aio_prep(struct aio_channel *ch, struct aio_task *task)
 {
 	struct aio_disk *disk = ch->disk;
 	struct spur_bdev_io *io = task_io(task);
-	uint64_t offset = io->offset_blocks * disk->bdev.blocklen + task->done;
-	uint64_t len = io->num_blocks * disk->bdev.blocklen - task->done;
+	uint64_t offset = io->offset_blocks * disk->fb.bdev.blocklen + task->xfer.done;
+	uint64_t len = io->num_blocks * disk->fb.bdev.blocklen - task->xfer.done;
 	struct iocb *iocb = &task->iocb;
+	int dfd = disk->fb.dfd; /* used only when the O_DIRECT file exists */
 	struct iovec *iov;
 	int first, iovcnt, rc;
 
 	if (io->type == SPUR_BDEV_IO_FLUSH) {
 		if (!disk->fdsync_ok)
 			return 0;
-		io_prep_fdsync(iocb, disk->fd);
+		io_prep_fdsync(iocb, dfd);
 		goto done;
 	}
-	first = task->done > 0 ? aio_skip_done(task, io) : 0;
+	first = task->xfer.done > 0 ? aio_skip_done(task, io) : 0;
 	iov = io->iovs + first;
 	iovcnt = io->iovcnt - first;
-	rc = aio_check_iovs(disk, iov, iovcnt, offset, len);
+	rc = file_bdev_check_iovs(&disk->fb, iov, iovcnt, offset, len);
 	if (rc <= 0) {
 		aio_restore_iov(task);
 		return rc;
 	}
 	if (io->type == SPUR_BDEV_IO_READ) {
 		if (iovcnt == 1)
-			io_prep_pread(iocb, disk->fd, iov->iov_base, iov->iov_len, (long long)offset);
+			io_prep_pread(iocb, dfd, iov->iov_base, iov->iov_len, (long long)offset);
 		else
-			io_prep_preadv(iocb, disk->fd, iov, iovcnt, (long long)offset);
+			io_prep_preadv(iocb, dfd, iov, iovcnt, (long long)offset);
 	} else {
 		if (iovcnt == 1)
-			io_prep_pwrite(iocb, disk->fd, iov->iov_base, iov->iov_len, (long long)offset);
+			io_prep_pwrite(iocb, dfd, iov->iov_base, iov->iov_len, (long long)offset);
 		else
-			io_prep_pwritev(iocb, disk->fd, iov, iovcnt, (long long)offset);
+			io_prep_pwritev(iocb, dfd, iov, iovcnt, (long long)offset);
 		if (io->flags & SPUR_BDEV_IO_FUA)
 			iocb->aio_rw_flags = RWF_DSYNC;
 	}
@@ -456,81 +397,6 @@ aio_route(struct aio_channel *ch, struct aio_task *task, bool resumed)
 	}
 }
 
-/*
- * Reset: neither the kernel nor the helper can be told to drop requests,
- * so a reset completes once every request submitted before it, on every
- * channel, has completed. Each channel counts its unfinished requests in
- * two buckets by epoch parity; a reset starts a new epoch (only once the
- * previous one drained, so buckets never mix) and waits for the old bucket
- * to empty, which new requests cannot delay. A channel still busy is
- * re-checked by a short timed poller (control path: the only allocation).
- */
-struct aio_reset_wait {
-	struct spur_io_channel_iter *iter;
-	struct aio_channel *ch;
-	struct spur_poller *poller;
-	uint64_t target;         /* the epoch this reset started; 0: not yet */
-};
-
-/* True once every request older than the reset completed. */
-static bool
-aio_reset_try(struct aio_reset_wait *w)
-{
-	struct aio_channel *ch = w->ch;
-
-	if (w->target == 0) {
-		if (ch->epoch_count[(ch->epoch - 1) & 1] != 0)
-			return false; /* an earlier reset's epoch is still draining */
-		w->target = ++ch->epoch;
-	}
-	/* A later epoch only starts after ours drained. */
-	return ch->epoch > w->target || ch->epoch_count[(w->target - 1) & 1] == 0;
-}
-
-static int
-aio_reset_poll(void *arg)
-{
-	struct aio_reset_wait *w = arg;
-
-	if (!aio_reset_try(w))
-		return SPUR_POLLER_IDLE;
-	spur_poller_unregister(&w->poller);
-	spur_for_each_channel_continue(w->iter, 0);
-	free(w);
-	return SPUR_POLLER_BUSY;
-}
-
-static void
-aio_reset_channel(struct spur_io_channel_iter *i)
-{
-	struct aio_reset_wait now = {
-		.iter = i,
-		.ch = spur_io_channel_get_ctx(spur_io_channel_iter_get_channel(i)),
-	};
-	struct aio_reset_wait *w;
-
-	if (aio_reset_try(&now)) {
-		spur_for_each_channel_continue(i, 0);
-		return;
-	}
-	w = calloc(1, sizeof(*w));
-	if (w != NULL) {
-		*w = now;
-		w->poller = spur_poller_register(aio_reset_poll, w, 100, "bdev_aio_reset");
-	}
-	if (w == NULL || w->poller == NULL) {
-		free(w);
-		spur_for_each_channel_continue(i, -ENOMEM);
-	}
-}
-
-static void
-aio_reset_done(struct spur_io_channel_iter *i, int status)
-{
-	spur_bdev_io_complete(spur_io_channel_iter_get_ctx(i),
-			      status == 0 ? SPUR_BDEV_OK : SPUR_BDEV_ERR_IO);
-}
-
 void
 bdev_aio_submit_request(struct spur_io_channel *sch, struct spur_bdev_io *io)
 {
@@ -538,13 +404,14 @@ bdev_aio_submit_request(struct spur_io_channel *sch, struct spur_bdev_io *io)
 	struct aio_disk *disk = ch->disk;
 	struct aio_task *task = (struct aio_task *)io->driver_ctx;
 
+	if (io->type == SPUR_BDEV_IO_RESET) {
+		file_bdev_reset(&disk->fb, io);
+		return;
+	}
 	task->ch = ch;
-	task->done = 0;
-	task->patched = -1;
+	file_bdev_xfer_init(&task->xfer);
 	task->res = 0;
-	task->epoch = ch->epoch & 1;
-	if (io->type != SPUR_BDEV_IO_RESET)
-		ch->epoch_count[task->epoch]++;
+	task->epoch = file_bdev_epoch_enter(&ch->fch);
 	switch (io->type) {
 	case SPUR_BDEV_IO_READ:
 	case SPUR_BDEV_IO_FLUSH:
@@ -560,9 +427,6 @@ bdev_aio_submit_request(struct spur_io_channel *sch, struct spur_bdev_io *io)
 		if (disk->readonly || !disk->fallocate)
 			break;
 		aio_helper_submit(ch, task);
-		return;
-	case SPUR_BDEV_IO_RESET:
-		spur_for_each_channel(disk, aio_reset_channel, io, aio_reset_done);
 		return;
 	default:
 		break;
@@ -635,14 +499,15 @@ aio_task_done(struct aio_channel *ch, struct aio_task *task, long res)
 		return;
 	}
 	if (io->type == SPUR_BDEV_IO_READ || io->type == SPUR_BDEV_IO_WRITE) {
-		if (res == 0 && task->done < io->num_blocks * disk->bdev.blocklen) {
+		if (res == 0 && task->xfer.done < io->num_blocks * disk->fb.bdev.blocklen) {
 			aio_task_fail(disk, task, -EIO);
 			return;
 		}
-		task->done += (uint64_t)res;
-		if (task->done < io->num_blocks * disk->bdev.blocklen) {
+		task->xfer.done += (uint64_t)res;
+		if (task->xfer.done < io->num_blocks * disk->fb.bdev.blocklen) {
 			SPUR_DEBUGLOG("bdev_aio", "%s: short %s, %" PRIu64 " bytes done\n",
-				      disk->bdev.name, spur_bdev_io_type_name(io->type), task->done);
+				      disk->fb.bdev.name, spur_bdev_io_type_name(io->type),
+				      task->xfer.done);
 			aio_route(ch, task, false);
 			return;
 		}
@@ -668,7 +533,7 @@ aio_reap(struct aio_channel *ch)
 		pthread_mutex_unlock(&ch->done_lock);
 		while ((task = TAILQ_FIRST(&done)) != NULL) {
 			TAILQ_REMOVE(&done, task, link);
-			/* The helper finished the whole transfer (task->done) or failed. */
+			/* The helper finished the whole transfer (task->xfer.done) or failed. */
 			aio_task_done(ch, task, task->res);
 			total++;
 		}
@@ -676,7 +541,7 @@ aio_reap(struct aio_channel *ch)
 	do {
 		n = aio_get_events(ch->ctx, events, AIO_REAP_BATCH);
 		if (n < 0) {
-			SPUR_ERRLOG("%s: io_getevents failed: %s\n", ch->disk->bdev.name,
+			SPUR_ERRLOG("%s: io_getevents failed: %s\n", ch->disk->fb.bdev.name,
 				    strerror(-n));
 			break;
 		}
@@ -703,7 +568,6 @@ static int
 aio_poll(void *ctx)
 {
 	struct aio_channel *ch = ctx;
-	uint64_t value;
 	int reaped, submitted = 0;
 
 	reaped = aio_reap(ch);
@@ -711,16 +575,8 @@ aio_poll(void *ctx)
 		aio_resume_waiting(ch);
 	if (ch->npending > 0)
 		submitted = aio_flush(ch);
-	if (reaped > 0 && ch->was_idle) {
-		while (read(ch->evfd, &value, sizeof(value)) == sizeof(value)) {
-		}
-	}
-	if (reaped > 0 || submitted > 0 || ch->npending > 0 || !TAILQ_EMPTY(&ch->waiting)) {
-		ch->was_idle = false;
-		return SPUR_POLLER_BUSY;
-	}
-	ch->was_idle = true;
-	return SPUR_POLLER_IDLE;
+	return file_bdev_poll_end(&ch->fch, ch->evfd, reaped,
+				  submitted > 0 || ch->npending > 0 || !TAILQ_EMPTY(&ch->waiting));
 }
 
 int
@@ -732,13 +588,13 @@ bdev_aio_channel_create(void *io_device, void *ctx_buf)
 
 	ch->disk = disk;
 	ch->evfd = -1;
-	ch->epoch = 1;
+	file_bdev_channel_init(&ch->fch);
 	TAILQ_INIT(&ch->waiting);
 	TAILQ_INIT(&ch->done);
 	pthread_mutex_init(&ch->done_lock, NULL);
 	rc = io_setup((int)AIO_QUEUE_DEPTH, &ch->ctx);
 	if (rc < 0) {
-		SPUR_ERRLOG("%s: io_setup(%u) failed: %s%s\n", disk->bdev.name, AIO_QUEUE_DEPTH,
+		SPUR_ERRLOG("%s: io_setup(%u) failed: %s%s\n", disk->fb.bdev.name, AIO_QUEUE_DEPTH,
 			    strerror(-rc), rc == -EAGAIN ? " (raise fs.aio-max-nr)" : "");
 		pthread_mutex_destroy(&ch->done_lock);
 		return rc;
@@ -760,7 +616,7 @@ bdev_aio_channel_create(void *io_device, void *ctx_buf)
 	}
 	return 0;
 err:
-	SPUR_ERRLOG("%s: cannot create I/O channel: %s\n", disk->bdev.name, strerror(-rc));
+	SPUR_ERRLOG("%s: cannot create I/O channel: %s\n", disk->fb.bdev.name, strerror(-rc));
 	if (ch->evfd >= 0)
 		close(ch->evfd);
 	io_destroy(ch->ctx);
@@ -775,7 +631,7 @@ bdev_aio_channel_destroy(void *io_device, void *ctx_buf)
 
 	if (ch->inflight > 0 || ch->npending > 0 || !TAILQ_EMPTY(&ch->waiting))
 		SPUR_ERRLOG("%s: channel destroyed with %u requests in flight\n",
-			    ch->disk->bdev.name, ch->inflight + ch->npending);
+			    ch->disk->fb.bdev.name, ch->inflight + ch->npending);
 	spur_poller_remove_fd(ch->poller, ch->evfd);
 	spur_poller_unregister(&ch->poller);
 	io_destroy(ch->ctx);

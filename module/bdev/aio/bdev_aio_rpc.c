@@ -10,10 +10,8 @@
  * Handlers run on the application thread; the delete reply comes from the
  * unregister callback, also on the application thread.
  */
-#include <errno.h>
-#include <string.h>
-
 #include "bdev_aio.h"
+#include "module/bdev/common/file_bdev.h"
 #include "spur/rpc.h"
 #include "spur/util.h"
 
@@ -27,27 +25,12 @@ struct create_params {
 };
 
 static const struct spur_rpc_param g_create_params[] = {
-	{"filename", SPUR_RPC_STRING, true, true, 1, 4096,
-	 offsetof(struct create_params, filename), "path to a file or block device"},
-	{"name", SPUR_RPC_STRING, true, true, 1, 255, offsetof(struct create_params, name),
-	 "bdev name"},
-	{"block_size", SPUR_RPC_UINT32, false, .offset = offsetof(struct create_params, block_size),
-	 .help = "block size in bytes (default: the device's logical block size, 512 for files)"},
+	FILE_BDEV_RPC_PARAMS_CREATE(struct create_params, filename, name, block_size),
 	{"readonly", SPUR_RPC_BOOL, false, .offset = offsetof(struct create_params, readonly),
 	 .help = "open read-only"},
 	{"fallocate", SPUR_RPC_BOOL, false, .offset = offsetof(struct create_params, fallocate),
 	 .help = "offer unmap and write_zeroes (fallocate, or BLKDISCARD on block devices)"},
-	{"uuid", SPUR_RPC_STRING, false, .offset = offsetof(struct create_params, uuid),
-	 .help = "UUID of the bdev (default: generated)"},
-};
-
-struct name_params {
-	const char *name;
-};
-
-static const struct spur_rpc_param g_name_params[] = {
-	{"name", SPUR_RPC_STRING, true, .offset = offsetof(struct name_params, name),
-	 .help = "bdev name"},
+	BDEV_RPC_UTIL_PARAM_UUID(struct create_params, uuid),
 };
 
 static void
@@ -64,14 +47,8 @@ rpc_bdev_aio_create(struct spur_rpc_request *req, void *params)
 	char err[512];
 	int rc;
 
-	if (p->uuid != NULL) {
-		if (spur_uuid_parse(p->uuid, opts.uuid) != 0) {
-			spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-				       "parameter 'uuid' is not a UUID: '%s'", p->uuid);
-			return;
-		}
-		opts.has_uuid = true;
-	}
+	if (file_bdev_rpc_parse_uuid(req, p->uuid, opts.uuid, &opts.has_uuid) != 0)
+		return;
 	rc = bdev_aio_create(&opts, err, sizeof(err));
 	if (rc != 0) {
 		spur_rpc_error_errno(req, rc, "%s", err);
@@ -81,41 +58,15 @@ rpc_bdev_aio_create(struct spur_rpc_request *req, void *params)
 }
 
 static void
-delete_done(void *cb_arg, int status)
-{
-	struct spur_rpc_request *req = cb_arg;
-
-	if (status != 0) {
-		spur_rpc_error_errno(req, status, "%s", strerror(-status));
-		return;
-	}
-	spur_rpc_reply_bool(req, true);
-}
-
-static void
 rpc_bdev_aio_delete(struct spur_rpc_request *req, void *params)
 {
-	struct name_params *p = params;
-
-	if (bdev_aio_delete(p->name, delete_done, req) != 0)
-		spur_rpc_error_errno(req, -ENODEV, "no aio bdev named %s", p->name);
+	file_bdev_rpc_delete(req, params, &spur_bdev_aio_module);
 }
 
 static void
 rpc_bdev_aio_rescan(struct spur_rpc_request *req, void *params)
 {
-	struct name_params *p = params;
-	int rc = bdev_aio_rescan(p->name);
-
-	if (rc == -ENODEV) {
-		spur_rpc_error_errno(req, rc, "no aio bdev named %s", p->name);
-		return;
-	}
-	if (rc != 0) {
-		spur_rpc_error_errno(req, rc, "cannot rescan %s: %s", p->name, strerror(-rc));
-		return;
-	}
-	spur_rpc_reply_bool(req, true);
+	file_bdev_rpc_rescan(req, params, &spur_bdev_aio_module);
 }
 
 static const struct spur_rpc_method g_aio_methods[] = {
@@ -124,23 +75,21 @@ static const struct spur_rpc_method g_aio_methods[] = {
 	 .params_size = sizeof(struct create_params), .handler = rpc_bdev_aio_create,
 	 .states = SPUR_RPC_RUNTIME, .changes_config = true},
 	{.name = "bdev_aio_delete", .help = "Delete an aio bdev (hot-removes it from its users)",
-	 .params = g_name_params, .num_params = SPUR_COUNTOF(g_name_params),
-	 .params_size = sizeof(struct name_params), .handler = rpc_bdev_aio_delete,
+	 .params = bdev_rpc_util_name_params,
+	 .num_params = SPUR_COUNTOF(bdev_rpc_util_name_params),
+	 .params_size = sizeof(struct bdev_rpc_util_name), .handler = rpc_bdev_aio_delete,
 	 .states = SPUR_RPC_RUNTIME, .changes_config = true},
 	{.name = "bdev_aio_rescan", .help = "Re-read the size of an aio bdev's file or device",
-	 .params = g_name_params, .num_params = SPUR_COUNTOF(g_name_params),
-	 .params_size = sizeof(struct name_params), .handler = rpc_bdev_aio_rescan,
+	 .params = bdev_rpc_util_name_params,
+	 .num_params = SPUR_COUNTOF(bdev_rpc_util_name_params),
+	 .params_size = sizeof(struct bdev_rpc_util_name), .handler = rpc_bdev_aio_rescan,
 	 .states = SPUR_RPC_RUNTIME, .changes_config = true},
 };
 
 static json_t *
 aio_undo_call(const char *method, json_t *params)
 {
-	json_t *name = json_object_get(params, "name");
-
-	if (strcmp(method, "bdev_aio_create") != 0 || !json_is_string(name))
-		return NULL;
-	return json_pack("{s:s, s:{s:O}}", "method", "bdev_aio_delete", "params", "name", name);
+	return bdev_rpc_util_undo_create(method, params, "bdev_aio_create", "bdev_aio_delete");
 }
 
 const struct spur_bdev_module spur_bdev_aio_module = {

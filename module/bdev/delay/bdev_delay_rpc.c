@@ -7,10 +7,10 @@
  * Threading: handlers run on the application thread.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "bdev_delay.h"
+#include "module/bdev/common/bdev_rpc_util.h"
 #include "spur/rpc.h"
 #include "spur/util.h"
 
@@ -38,25 +38,21 @@ static const struct spur_rpc_param g_create_params[] = {
 	LATENCY_PARAM("avg_write_latency", BDEV_DELAY_AVG_WRITE, "average write latency (us)"),
 	LATENCY_PARAM("p99_write_latency", BDEV_DELAY_P99_WRITE,
 		      "write latency of about 1% of writes (us)"),
-	{"uuid", SPUR_RPC_STRING, false, false, 0, 0, offsetof(struct create_params, uuid),
-	 "UUID of the bdev (default: generated)"},
+	BDEV_RPC_UTIL_PARAM_UUID(struct create_params, uuid),
 };
 
 static void
 rpc_delay_create(struct spur_rpc_request *req, void *params)
 {
 	struct create_params *p = params;
-	uint8_t uuid[16];
+	const uint8_t *uuid;
+	uint8_t uuid_buf[16];
 	char err[160];
 	int rc;
 
-	if (p->uuid != NULL && spur_uuid_parse(p->uuid, uuid) != 0) {
-		spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-			       "parameter 'uuid' must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+	if (bdev_rpc_util_parse_uuid(req, p->uuid, uuid_buf, &uuid) != 0)
 		return;
-	}
-	rc = bdev_delay_create(p->base_bdev_name, p->name, p->latency,
-			       p->uuid != NULL ? uuid : NULL, err, sizeof(err));
+	rc = bdev_delay_create(p->base_bdev_name, p->name, p->latency, uuid, err, sizeof(err));
 	if (rc != 0) {
 		spur_rpc_error(req, rc == -EINVAL ? SPUR_RPC_ERROR_INVALID_PARAMS : rc, "%s", err);
 		return;
@@ -66,34 +62,14 @@ rpc_delay_create(struct spur_rpc_request *req, void *params)
 
 /* ---- bdev_delay_delete ------------------------------------------------------- */
 
-struct delete_params {
-	const char *name;
-};
-
 static const struct spur_rpc_param g_delete_params[] = {
-	{"name", SPUR_RPC_STRING, true, false, 0, 0, offsetof(struct delete_params, name),
-	 "name of the delay bdev"},
+	BDEV_RPC_UTIL_PARAM_NAME("name of the delay bdev"),
 };
-
-static void
-delay_deleted(void *cb_arg, int status)
-{
-	struct spur_rpc_request *req = cb_arg;
-
-	if (status != 0) {
-		spur_rpc_error(req, status, "cannot delete bdev: %s", strerror(-status));
-		return;
-	}
-	spur_rpc_reply_bool(req, true);
-}
 
 static void
 rpc_delay_delete(struct spur_rpc_request *req, void *params)
 {
-	struct delete_params *p = params;
-
-	if (bdev_delay_delete(p->name, delay_deleted, req) != 0)
-		spur_rpc_error(req, -ENODEV, "delay bdev '%s' not found", p->name);
+	bdev_rpc_util_delete(req, params, &spur_bdev_delay_module, bdev_delay_delete);
 }
 
 /* ---- bdev_delay_update_latency ----------------------------------------------- */
@@ -150,7 +126,7 @@ static const struct spur_rpc_method g_delay_methods[] = {
 	 .help = "Delete a delay bdev and release its base",
 	 .params = g_delete_params,
 	 .num_params = SPUR_COUNTOF(g_delete_params),
-	 .params_size = sizeof(struct delete_params),
+	 .params_size = sizeof(struct bdev_rpc_util_name),
 	 .handler = rpc_delay_delete,
 	 .states = SPUR_RPC_RUNTIME,
 	 .changes_config = true},
@@ -173,13 +149,9 @@ delay_undo_call(const char *method, json_t *params)
 	uint64_t us;
 	int type;
 
-	if (strcmp(method, "bdev_delay_create") == 0) {
-		name = json_string_value(json_object_get(params, "name"));
-		if (name == NULL)
-			return NULL;
-		return json_pack("{s:s, s:{s:s}}", "method", "bdev_delay_delete", "params", "name",
-				 name);
-	}
+	if (strcmp(method, "bdev_delay_create") == 0)
+		return bdev_rpc_util_undo_create(method, params, "bdev_delay_create",
+						 "bdev_delay_delete");
 	if (strcmp(method, "bdev_delay_update_latency") != 0)
 		return NULL;
 	name = json_string_value(json_object_get(params, "delay_bdev_name"));

@@ -20,11 +20,14 @@
  *   nomem         park in the channel's 'nomem' list; a 100 us poller sends
  *                 them on (what SPDK's layer does after a module's NOMEM)
  *
- * Lifecycle: as the passthru bdev, plus a read-only descriptor of the error
- * bdev itself ('self_desc'): whoever unregisters it (delete RPC, base
- * hot-remove, the layer at shutdown), its REMOVE event clears the
- * injections and aborts the held requests on every channel, so openers
- * waiting for them can close, and then closes the self descriptor.
+ * Lifecycle: the stacked-bdev helper's (module/bdev/common/vbdev_base.h), as
+ * for the passthru bdev, with the helper's read-only descriptor of the error
+ * bdev itself: whoever unregisters it (delete RPC, base hot-remove, the
+ * layer at shutdown), its REMOVE event clears the injections and aborts the
+ * held requests on every channel, so openers waiting for them can close,
+ * and then closes the self descriptor. The helper also forwards the
+ * requests that pass to the base (riding out a base out of requests on its
+ * wait queue).
  *
  * Threading: slots are written on the app thread and read by I/O threads
  * through atomics: 'remaining' is zeroed before the other fields change and
@@ -35,14 +38,14 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 
 #include "bdev_error.h"
+#include "module/bdev/common/bdev_util.h"
+#include "module/bdev/common/vbdev_base.h"
 #include "spur/log.h"
 #include "spur/thread.h"
 #include "spur/util.h"
@@ -60,17 +63,12 @@ struct error_slot {
 };
 
 struct error_disk {
-	struct spur_bdev bdev;
-	struct spur_bdev *base;
-	struct spur_bdev_desc *base_desc;
-	char *base_name;
-	bool removing;
 	/*
-	 * Our own bdev, open read-only: its REMOVE event (delete RPC, base
-	 * hot-remove, or the layer's shutdown) is where held requests are let
-	 * go, so openers waiting for them can close.
+	 * First: the helper frees the device. Its self descriptor's REMOVE
+	 * event (delete RPC, base hot-remove, or the layer's shutdown) is where
+	 * held requests are let go, so openers waiting for them can close.
 	 */
-	struct spur_bdev_desc *self_desc;
+	struct vbdev_base vb;
 	struct error_slot slots[SPUR_BDEV_IO_NUM_TYPES];
 };
 
@@ -78,7 +76,7 @@ struct error_io;
 TAILQ_HEAD(error_io_list, error_io);
 
 struct error_channel {
-	struct spur_io_channel *base_ch;
+	struct vbdev_base_channel base; /* first: the base's channel */
 	struct error_disk *ed;
 	struct error_io_list pending;
 	struct error_io_list nomem;
@@ -89,14 +87,30 @@ struct error_channel {
 
 /* Per request, in io->driver_ctx. */
 struct error_io {
-	struct spur_bdev_io *io;
+	struct vbdev_base_io bio; /* first: the forwarding state */
 	struct error_channel *ch;
-	struct spur_bdev_io_wait_entry wait;
 	TAILQ_ENTRY(error_io) link;
 	bool corrupt_read;
 	uint8_t corrupt_value;
 	uint64_t corrupt_offset;
 };
+
+/* The helper reaches these through their first member. */
+_Static_assert(offsetof(struct error_disk, vb) == 0, "vbdev_base first");
+_Static_assert(offsetof(struct error_channel, base) == 0, "vbdev_base_channel first");
+_Static_assert(offsetof(struct error_io, bio) == 0, "vbdev_base_io first");
+
+static inline struct error_disk *
+error_of(struct vbdev_base *vb)
+{
+	return SPUR_CONTAINER_OF(vb, struct error_disk, vb);
+}
+
+static inline struct error_io *
+error_io_of(struct vbdev_base_io *bio)
+{
+	return SPUR_CONTAINER_OF(bio, struct error_io, bio);
+}
 
 /* What a request took from its slot. */
 struct error_hit {
@@ -194,91 +208,31 @@ static void
 error_complete(struct error_io *ctx, int status)
 {
 	ctx->ch->inflight--;
-	spur_bdev_io_complete(ctx->io, status);
+	spur_bdev_io_complete(ctx->bio.io, status);
 }
 
+/* ops->complete: a request the base refused. */
 static void
-error_base_done(struct spur_bdev_io *base_io, int status, void *cb_arg)
+error_refused(struct vbdev_base_io *bio, int status)
 {
-	struct error_io *ctx = cb_arg;
+	error_complete(error_io_of(bio), status);
+}
 
-	spur_bdev_free_io(base_io);
+/* ops->base_done: the base finished (its request already freed). */
+static void
+error_base_done(struct vbdev_base_io *bio, int status)
+{
+	struct error_io *ctx = error_io_of(bio);
+
 	if (ctx->corrupt_read && status == 0)
-		error_corrupt(ctx->io, ctx->corrupt_offset, ctx->corrupt_value);
+		error_corrupt(bio->io, ctx->corrupt_offset, ctx->corrupt_value);
 	error_complete(ctx, status);
-}
-
-static int
-error_status_of(int rc)
-{
-	switch (rc) {
-	case -ENOTSUP:
-		return SPUR_BDEV_ERR_UNSUPPORTED;
-	case -ENODEV:
-		return SPUR_BDEV_ERR_ABORTED;
-	case -EINVAL:
-		return SPUR_BDEV_ERR_RANGE;
-	default:
-		return SPUR_BDEV_ERR_IO;
-	}
-}
-
-static int
-error_forward_once(struct error_disk *ed, struct error_io *ctx)
-{
-	struct spur_bdev_io *io = ctx->io;
-	struct spur_bdev_desc *desc = ed->base_desc;
-	struct spur_io_channel *bch = ctx->ch->base_ch;
-
-	switch (io->type) {
-	case SPUR_BDEV_IO_READ:
-		return spur_bdev_readv_blocks(desc, bch, io->iovs, io->iovcnt, io->offset_blocks,
-					      io->num_blocks, error_base_done, ctx);
-	case SPUR_BDEV_IO_WRITE:
-		return spur_bdev_writev_blocks(desc, bch, io->iovs, io->iovcnt, io->offset_blocks,
-					       io->num_blocks, io->flags, error_base_done, ctx);
-	case SPUR_BDEV_IO_UNMAP:
-		return spur_bdev_unmap_blocks(desc, bch, io->offset_blocks, io->num_blocks,
-					      error_base_done, ctx);
-	case SPUR_BDEV_IO_WRITE_ZEROES:
-		return spur_bdev_write_zeroes_blocks(desc, bch, io->offset_blocks, io->num_blocks,
-						     io->flags, error_base_done, ctx);
-	case SPUR_BDEV_IO_FLUSH:
-		return spur_bdev_flush_blocks(desc, bch, io->offset_blocks, io->num_blocks,
-					      error_base_done, ctx);
-	case SPUR_BDEV_IO_RESET:
-		return spur_bdev_reset(desc, bch, error_base_done, ctx);
-	default:
-		return -ENOTSUP;
-	}
-}
-
-static void error_forward(struct error_io *ctx);
-
-static void
-error_resubmit(void *arg)
-{
-	error_forward(arg);
 }
 
 static void
 error_forward(struct error_io *ctx)
 {
-	struct error_disk *ed = ctx->ch->ed;
-	int rc = error_forward_once(ed, ctx);
-
-	if (spur_likely(rc == 0))
-		return;
-	if (rc == -ENOMEM) {
-		SPUR_DEBUGLOG("bdev_error", "%s: base out of requests, waiting\n",
-			      ctx->io->bdev->name);
-		ctx->wait.bdev = ed->base;
-		ctx->wait.cb_fn = error_resubmit;
-		ctx->wait.cb_arg = ctx;
-		if (spur_bdev_queue_io_wait(ed->base, ctx->ch->base_ch, &ctx->wait) == 0)
-			return;
-	}
-	error_complete(ctx, error_status_of(rc));
+	vbdev_base_submit(&ctx->bio);
 }
 
 /* Take the held requests whose type is in mask off list, into out. */
@@ -290,7 +244,7 @@ error_take_held(struct error_io_list *list, uint32_t mask, struct error_io_list 
 	TAILQ_INIT(out);
 	for (ctx = TAILQ_FIRST(list); ctx != NULL; ctx = tmp) {
 		tmp = TAILQ_NEXT(ctx, link);
-		if (mask & (1u << ctx->io->type)) {
+		if (mask & (1u << ctx->bio.io->type)) {
 			TAILQ_REMOVE(list, ctx, link);
 			TAILQ_INSERT_TAIL(out, ctx, link);
 		}
@@ -362,8 +316,9 @@ error_reset_walked(struct spur_io_channel_iter *i, int status)
 static void
 error_pass(struct error_io *ctx)
 {
-	if (ctx->io->type == SPUR_BDEV_IO_RESET)
-		spur_for_each_channel(ctx->ch->ed, error_reset_channel, ctx, error_reset_walked);
+	if (ctx->bio.io->type == SPUR_BDEV_IO_RESET)
+		spur_for_each_channel(&ctx->ch->ed->vb, error_reset_channel, ctx,
+				      error_reset_walked);
 	else
 		error_forward(ctx);
 }
@@ -371,11 +326,10 @@ error_pass(struct error_io *ctx)
 static void
 error_submit(struct spur_io_channel *ch, struct spur_bdev_io *io)
 {
-	struct error_io *ctx = (struct error_io *)io->driver_ctx;
+	struct error_io *ctx = error_io_of(vbdev_base_io_init(ch, io));
 	struct error_channel *ech = spur_io_channel_get_ctx(ch);
 	struct error_hit hit;
 
-	ctx->io = io;
 	ctx->ch = ech;
 	ctx->corrupt_read = false;
 	ech->inflight++;
@@ -416,29 +370,15 @@ error_submit(struct spur_io_channel *ch, struct spur_bdev_io *io)
 	error_pass(ctx);
 }
 
-static bool
-error_io_type_supported(void *ctx, enum spur_bdev_io_type type)
-{
-	struct error_disk *ed = ctx;
-
-	return spur_bdev_io_type_supported(ed->base, type);
-}
-
-static struct spur_io_channel *
-error_get_io_channel(void *ctx)
-{
-	return spur_get_io_channel(ctx);
-}
-
 /* ---- channels ---------------------------------------------------------------- */
 
+/* The helper takes the base's channel after this and puts it after destroy. */
 static int
-error_channel_create(void *io_device, void *ctx)
+error_channel_create(struct vbdev_base *vb, void *ctx)
 {
-	struct error_disk *ed = io_device;
 	struct error_channel *ch = ctx;
 
-	ch->ed = ed;
+	ch->ed = error_of(vb);
 	TAILQ_INIT(&ch->pending);
 	TAILQ_INIT(&ch->nomem);
 	ch->nomem_poller = spur_poller_register(error_nomem_poll, ch, ERROR_NOMEM_RETRY_US,
@@ -446,25 +386,19 @@ error_channel_create(void *io_device, void *ctx)
 	if (ch->nomem_poller == NULL)
 		return -ENOMEM;
 	spur_poller_pause(ch->nomem_poller);
-	ch->base_ch = spur_bdev_get_io_channel(ed->base_desc);
-	if (ch->base_ch == NULL) {
-		spur_poller_unregister(&ch->nomem_poller);
-		return -ENOMEM;
-	}
 	return 0;
 }
 
 static void
-error_channel_destroy(void *io_device, void *ctx)
+error_channel_destroy(struct vbdev_base *vb, void *ctx)
 {
 	struct error_channel *ch = ctx;
 
-	(void)io_device;
+	(void)vb;
 	/* The layer holds the channel while any request is in flight. */
 	if (!TAILQ_EMPTY(&ch->pending) || !TAILQ_EMPTY(&ch->nomem))
 		SPUR_ERRLOG("error channel destroyed with held requests\n");
 	spur_poller_unregister(&ch->nomem_poller);
-	spur_put_io_channel(ch->base_ch);
 }
 
 /* ---- walks over every channel (app thread) --------------------------------------- */
@@ -498,12 +432,10 @@ error_walk_done(struct spur_io_channel_iter *i, int status)
 	struct error_walk *w = spur_io_channel_iter_get_ctx(i);
 
 	(void)status;
-	if (w->close_self != NULL && w->close_self->self_desc != NULL) {
-		spur_bdev_close(w->close_self->self_desc);
-		w->close_self->self_desc = NULL;
-	}
+	if (w->close_self != NULL)
+		vbdev_base_close_self(&w->close_self->vb);
 	if (w->unregister != NULL)
-		spur_bdev_unregister(&w->unregister->bdev, w->unregister_cb, w->unregister_arg);
+		spur_bdev_unregister(&w->unregister->vb.bdev, w->unregister_cb, w->unregister_arg);
 	if (w->done != NULL)
 		w->done(w->done_arg);
 	free(w);
@@ -517,20 +449,17 @@ error_walk_start(struct error_disk *ed, const struct error_walk *tmpl)
 	if (w == NULL)
 		return -ENOMEM;
 	*w = *tmpl;
-	spur_for_each_channel(ed, error_walk_channel, w, error_walk_done);
+	spur_for_each_channel(&ed->vb, error_walk_channel, w, error_walk_done);
 	return 0;
 }
 
+/* The error bdev called name, unless it is being removed. */
 static struct error_disk *
 error_find(const char *name)
 {
-	struct spur_bdev *bdev = spur_bdev_get_by_name(name);
-	struct error_disk *ed;
+	struct vbdev_base *vb = vbdev_base_find(name, &spur_bdev_error_module);
 
-	if (bdev == NULL || bdev->module != &spur_bdev_error_module)
-		return NULL;
-	ed = bdev->ctxt;
-	return ed->removing ? NULL : ed;
+	return vb != NULL && !vb->removing ? error_of(vb) : NULL;
 }
 
 static void
@@ -603,111 +532,57 @@ bdev_error_resume_pending(const char *name, void (*cb)(void *cb_arg), void *cb_a
 }
 
 /*
- * Stop injecting and unregister (delete or base removal). Held requests are
- * aborted when the REMOVE event reaches the self descriptor; without one,
- * they are aborted first, then the bdev is unregistered.
+ * ops->remove, after the helper set 'removing' (delete or base removal):
+ * stop injecting and unregister. Held requests are aborted when the REMOVE
+ * event reaches the self descriptor; without one, they are aborted first,
+ * then the bdev is unregistered.
  */
-static int
-error_remove(struct error_disk *ed, void (*cb)(void *cb_arg, int status), void *cb_arg)
+static void
+error_remove(struct vbdev_base *vb, void (*cb)(void *cb_arg, int status), void *cb_arg)
 {
+	struct error_disk *ed = error_of(vb);
 	struct error_walk w = {.mask = ERROR_ALL_TYPES, .unregister = ed, .unregister_cb = cb,
 			       .unregister_arg = cb_arg};
 
-	ed->removing = true;
 	error_clear_slots(ed, ERROR_ALL_TYPES);
-	if (ed->self_desc != NULL || error_walk_start(ed, &w) != 0)
-		spur_bdev_unregister(&ed->bdev, cb, cb_arg);
-	return 0;
+	if (vb->self_desc != NULL || error_walk_start(ed, &w) != 0)
+		spur_bdev_unregister(&vb->bdev, cb, cb_arg);
 }
 
-/* Our bdev is going away, whoever asked: let every held request go. */
+/* ops->self_event: our bdev is going away, whoever asked: let every held request go. */
 static void
-error_self_event(enum spur_bdev_event event, struct spur_bdev *bdev, void *ctx)
+error_self_event(struct vbdev_base *vb)
 {
-	struct error_disk *ed = ctx;
+	struct error_disk *ed = error_of(vb);
 	struct error_walk w = {.mask = ERROR_ALL_TYPES, .close_self = ed};
 
-	(void)bdev;
-	if (event != SPUR_BDEV_EVENT_REMOVE || ed->self_desc == NULL)
-		return;
-	ed->removing = true;
 	error_clear_slots(ed, ERROR_ALL_TYPES);
-	if (error_walk_start(ed, &w) != 0) {
-		spur_bdev_close(ed->self_desc);
-		ed->self_desc = NULL;
-	}
+	if (error_walk_start(ed, &w) != 0)
+		vbdev_base_close_self(vb);
 }
 
 int
 bdev_error_delete(const char *name, void (*cb)(void *cb_arg, int status), void *cb_arg)
 {
-	struct error_disk *ed = error_find(name);
-
-	if (ed == NULL)
-		return -ENODEV;
-	return error_remove(ed, cb, cb_arg);
+	return vbdev_base_delete(name, &spur_bdev_error_module, cb, cb_arg);
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
 
 static void
-error_free(struct error_disk *ed)
-{
-	free(ed->bdev.name);
-	free(ed->base_name);
-	free(ed);
-}
-
-static void
-error_io_device_gone(void *io_device)
-{
-	struct error_disk *ed = io_device;
-
-	SPUR_DEBUGLOG("bdev_error", "%s: releasing base %s\n", ed->bdev.name, ed->base_name);
-	spur_bdev_module_release_bdev(ed->base);
-	spur_bdev_close(ed->base_desc);
-	spur_bdev_destruct_done(&ed->bdev);
-	error_free(ed);
-}
-
-static void
-error_teardown(void *ctx)
-{
-	spur_io_device_unregister(ctx, error_io_device_gone);
-}
-
-static int
-error_destruct(void *ctx)
-{
-	struct spur_thread *app = spur_get_app_thread();
-
-	if (app != NULL && spur_get_thread() != app &&
-	    spur_thread_send_msg(app, error_teardown, ctx) == 0)
-		return 1;
-	error_teardown(ctx);
-	return 1;
-}
-
-static void
 error_write_config(struct spur_bdev *bdev, json_t *config)
 {
-	struct error_disk *ed = bdev->ctxt;
-	char uuid[40];
-	json_t *params;
+	struct vbdev_base *vb = bdev->ctxt;
 
-	spur_bdev_get_uuid_str(bdev, uuid, sizeof(uuid));
-	params = json_pack("{s:s, s:s}", "base_name", ed->base_name, "uuid", uuid);
-	if (params == NULL)
-		return;
-	spur_bdev_config_add(config, "bdev_error_create", params);
-	json_decref(params);
+	vbdev_base_write_config(bdev, config, "bdev_error_create",
+				json_pack("{s:s}", "base_name", vb->base_name));
 }
 
 static void
 error_dump_info(void *ctx, json_t *driver_specific)
 {
-	struct error_disk *ed = ctx;
-	json_t *info = json_pack("{s:s}", "base_bdev_name", ed->base_name);
+	struct error_disk *ed = error_of(ctx);
+	json_t *info = json_pack("{s:s}", "base_bdev_name", ed->vb.base_name);
 	json_t *list = json_array();
 
 	if (info == NULL || list == NULL) {
@@ -734,140 +609,44 @@ error_dump_info(void *ctx, json_t *driver_specific)
 }
 
 static const struct spur_bdev_fn_table g_error_fn_table = {
-	.destruct = error_destruct,
+	.destruct = vbdev_base_destruct,
 	.submit_request = error_submit,
-	.io_type_supported = error_io_type_supported,
-	.get_io_channel = error_get_io_channel,
+	.io_type_supported = vbdev_base_io_type_supported,
+	.get_io_channel = bdev_util_get_io_channel,
 	.dump_info_json = error_dump_info,
 	.write_config_json = error_write_config,
 };
 
-static void
-error_unregistered(void *cb_arg, int status)
-{
-	(void)cb_arg;
-	if (status != 0)
-		SPUR_ERRLOG("error bdev unregister failed: %s\n", strerror(-status));
-}
-
-static void
-error_base_event(enum spur_bdev_event event, struct spur_bdev *base, void *ctx)
-{
-	struct error_disk *ed = ctx;
-	int rc;
-
-	switch (event) {
-	case SPUR_BDEV_EVENT_REMOVE:
-		if (ed->removing)
-			return;
-		SPUR_NOTICELOG("base bdev %s of %s removed: removing %s\n", ed->base_name,
-			       ed->bdev.name, ed->bdev.name);
-		error_remove(ed, error_unregistered, NULL);
-		break;
-	case SPUR_BDEV_EVENT_RESIZE:
-		rc = spur_bdev_notify_blockcnt_change(&ed->bdev, spur_bdev_get_num_blocks(base));
-		if (rc != 0)
-			SPUR_ERRLOG("%s: cannot follow the resize of %s: %s\n", ed->bdev.name,
-				    ed->base_name, strerror(-rc));
-		break;
-	}
-}
-
-static int
-error_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-error_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && err_len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-static void
-error_abandoned(void *io_device)
-{
-	error_free(io_device);
-}
+static const struct vbdev_base_ops g_error_ops = {
+	.module = &spur_bdev_error_module,
+	.fn_table = &g_error_fn_table,
+	.product_name = "Error disk",
+	.log_component = "bdev_error",
+	.remove_noun = "",
+	.channel_size = sizeof(struct error_channel),
+	.channel_create = error_channel_create,
+	.channel_destroy = error_channel_destroy,
+	.base_done = error_base_done,
+	.complete = error_refused,
+	.remove = error_remove,
+	.self_event = error_self_event,
+};
 
 int
 bdev_error_create(const char *base_name, const uint8_t *uuid, char *err, size_t err_len)
 {
 	size_t name_len = strlen(base_name) + sizeof("EE_");
-	struct error_disk *ed;
-	struct spur_bdev *base;
+	struct vbdev_base *vb;
+	char *name;
 	int rc;
 
-	ed = calloc(1, sizeof(*ed));
-	if (ed == NULL || (ed->bdev.name = malloc(name_len)) == NULL ||
-	    (ed->base_name = strdup(base_name)) == NULL) {
-		if (ed != NULL)
-			error_free(ed);
-		return error_fail(err, err_len, -ENOMEM, "out of memory");
-	}
-	spur_strfmt(ed->bdev.name, name_len, "EE_%s", base_name);
-	if (spur_bdev_get_by_name(ed->bdev.name) != NULL) {
-		rc = error_fail(err, err_len, -EEXIST, "bdev '%s' already exists", ed->bdev.name);
-		error_free(ed);
+	name = malloc(name_len);
+	if (name == NULL)
+		return bdev_util_fail(err, err_len, -ENOMEM, "out of memory");
+	spur_strfmt(name, name_len, "EE_%s", base_name);
+	rc = vbdev_base_alloc(sizeof(struct error_disk), name, base_name, &vb, err, err_len);
+	free(name);
+	if (rc != 0)
 		return rc;
-	}
-	rc = spur_bdev_open(base_name, true, error_base_event, ed, &ed->base_desc);
-	if (rc != 0) {
-		error_free(ed);
-		if (rc == -ENODEV)
-			return error_fail(err, err_len, rc, "bdev '%s' not found", base_name);
-		if (rc == -EPERM)
-			return error_fail(err, err_len, rc, "bdev '%s' is already claimed",
-					  base_name);
-		return error_fail(err, err_len, rc, "cannot open bdev '%s': %s", base_name,
-				  strerror(-rc));
-	}
-	base = spur_bdev_desc_get_bdev(ed->base_desc);
-	rc = spur_bdev_module_claim_bdev(base, ed->base_desc, &spur_bdev_error_module);
-	if (rc != 0) {
-		spur_bdev_close(ed->base_desc);
-		error_free(ed);
-		return error_fail(err, err_len, rc, "bdev '%s' is already claimed", base_name);
-	}
-	ed->base = base;
-	ed->bdev.product_name = "Error disk";
-	ed->bdev.blocklen = base->blocklen;
-	ed->bdev.blockcnt = base->blockcnt;
-	if (uuid != NULL)
-		memcpy(ed->bdev.uuid, uuid, sizeof(ed->bdev.uuid));
-	ed->bdev.write_cache = base->write_cache;
-	ed->bdev.required_alignment = base->required_alignment;
-	ed->bdev.max_transfer_blocks = base->max_transfer_blocks;
-	ed->bdev.optimal_io_boundary = base->optimal_io_boundary;
-	ed->bdev.split_on_optimal_io_boundary = base->split_on_optimal_io_boundary;
-	ed->bdev.max_unmap_blocks = base->max_unmap_blocks;
-	ed->bdev.max_write_zeroes_blocks = base->max_write_zeroes_blocks;
-	ed->bdev.ctxt = ed;
-	ed->bdev.fn_table = &g_error_fn_table;
-	ed->bdev.module = &spur_bdev_error_module;
-
-	spur_io_device_register(ed, error_channel_create, error_channel_destroy,
-				sizeof(struct error_channel), ed->bdev.name);
-	rc = spur_bdev_register(&ed->bdev);
-	if (rc != 0) {
-		error_fail(err, err_len, rc, "cannot register bdev '%s': %s", ed->bdev.name,
-			   strerror(-rc));
-		spur_bdev_module_release_bdev(base);
-		spur_bdev_close(ed->base_desc);
-		spur_io_device_unregister(ed, error_abandoned);
-		return rc;
-	}
-	if (spur_bdev_open(ed->bdev.name, false, error_self_event, ed, &ed->self_desc) != 0) {
-		SPUR_WARNLOG("%s: cannot watch for removal; shutdown with held requests may "
-			     "wait for them\n", ed->bdev.name);
-		ed->self_desc = NULL;
-	}
-	SPUR_DEBUGLOG("bdev_error", "%s: created on %s\n", ed->bdev.name, base_name);
-	return 0;
+	return vbdev_base_register(vb, &g_error_ops, uuid, err, err_len);
 }

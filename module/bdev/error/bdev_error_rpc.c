@@ -13,10 +13,10 @@
  * Threading: handlers run on the application thread.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "bdev_error.h"
+#include "module/bdev/common/bdev_rpc_util.h"
 #include "spur/rpc.h"
 #include "spur/util.h"
 
@@ -37,24 +37,21 @@ static const struct spur_rpc_param g_create_params[] = {
 	{"base_name", SPUR_RPC_STRING, true, true, 1, 250,
 	 offsetof(struct create_params, base_name),
 	 "bdev to stack on (claimed); the error bdev is named EE_<base_name>"},
-	{"uuid", SPUR_RPC_STRING, false, false, 0, 0, offsetof(struct create_params, uuid),
-	 "UUID of the bdev (default: generated)"},
+	BDEV_RPC_UTIL_PARAM_UUID(struct create_params, uuid),
 };
 
 static void
 rpc_error_create(struct spur_rpc_request *req, void *params)
 {
 	struct create_params *p = params;
-	uint8_t uuid[16];
+	const uint8_t *uuid;
+	uint8_t uuid_buf[16];
 	char err[160];
 	int rc;
 
-	if (p->uuid != NULL && spur_uuid_parse(p->uuid, uuid) != 0) {
-		spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-			       "parameter 'uuid' must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+	if (bdev_rpc_util_parse_uuid(req, p->uuid, uuid_buf, &uuid) != 0)
 		return;
-	}
-	rc = bdev_error_create(p->base_name, p->uuid != NULL ? uuid : NULL, err, sizeof(err));
+	rc = bdev_error_create(p->base_name, uuid, err, sizeof(err));
 	if (rc != 0) {
 		spur_rpc_error(req, rc, "%s", err);
 		return;
@@ -65,34 +62,14 @@ rpc_error_create(struct spur_rpc_request *req, void *params)
 
 /* ---- bdev_error_delete ------------------------------------------------------- */
 
-struct name_params {
-	const char *name;
-};
-
 static const struct spur_rpc_param g_delete_params[] = {
-	{"name", SPUR_RPC_STRING, true, false, 0, 0, offsetof(struct name_params, name),
-	 "name of the error bdev (EE_...)"},
+	BDEV_RPC_UTIL_PARAM_NAME("name of the error bdev (EE_...)"),
 };
-
-static void
-error_deleted(void *cb_arg, int status)
-{
-	struct spur_rpc_request *req = cb_arg;
-
-	if (status != 0) {
-		spur_rpc_error(req, status, "cannot delete bdev: %s", strerror(-status));
-		return;
-	}
-	spur_rpc_reply_bool(req, true);
-}
 
 static void
 rpc_error_delete(struct spur_rpc_request *req, void *params)
 {
-	struct name_params *p = params;
-
-	if (bdev_error_delete(p->name, error_deleted, req) != 0)
-		spur_rpc_error(req, -ENODEV, "error bdev '%s' not found", p->name);
+	bdev_rpc_util_delete(req, params, &spur_bdev_error_module, bdev_error_delete);
 }
 
 /* ---- bdev_error_inject_error ------------------------------------------------- */
@@ -226,7 +203,7 @@ rpc_error_inject(struct spur_rpc_request *req, void *params)
 static void
 rpc_error_resume(struct spur_rpc_request *req, void *params)
 {
-	struct name_params *p = params;
+	struct bdev_rpc_util_name *p = params;
 
 	if (bdev_error_resume_pending(p->name, reply_true, req) != 0)
 		spur_rpc_error(req, -ENODEV, "error bdev '%s' not found", p->name);
@@ -247,7 +224,7 @@ static const struct spur_rpc_method g_error_methods[] = {
 	 .help = "Delete an error bdev (held requests are aborted) and release its base",
 	 .params = g_delete_params,
 	 .num_params = SPUR_COUNTOF(g_delete_params),
-	 .params_size = sizeof(struct name_params),
+	 .params_size = sizeof(struct bdev_rpc_util_name),
 	 .handler = rpc_error_delete,
 	 .states = SPUR_RPC_RUNTIME,
 	 .changes_config = true},
@@ -263,7 +240,7 @@ static const struct spur_rpc_method g_error_methods[] = {
 	 .help = "Send the requests held by 'pending' injections on to the base bdev",
 	 .params = g_delete_params,
 	 .num_params = SPUR_COUNTOF(g_delete_params),
-	 .params_size = sizeof(struct name_params),
+	 .params_size = sizeof(struct bdev_rpc_util_name),
 	 .handler = rpc_error_resume,
 	 .states = SPUR_RPC_RUNTIME},
 };

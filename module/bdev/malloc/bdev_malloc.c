@@ -16,8 +16,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,12 +24,11 @@
 #include <unistd.h>
 
 #include "bdev_malloc.h"
+#include "module/bdev/common/bdev_util.h"
 #include "spur/log.h"
 #include "spur/thread.h"
 #include "spur/util.h"
 
-#define MALLOC_MIN_BLOCK 512u
-#define MALLOC_MAX_BLOCK 65536u
 /* Below this many bytes a zeroing memset is cheaper than a syscall. */
 #define MALLOC_MADVISE_MIN (64u * 1024u)
 
@@ -44,9 +41,8 @@ struct malloc_disk {
 };
 
 static TAILQ_HEAD(, malloc_disk) g_disks = TAILQ_HEAD_INITIALIZER(g_disks);
-/* The one io_device every malloc channel belongs to (address only). */
-static int g_malloc_io_device;
-static bool g_io_device_registered;
+/* The one io_device every (empty) malloc channel belongs to. */
+static struct bdev_util_io_device g_malloc_io_device;
 static size_t g_page_size;
 
 size_t
@@ -55,52 +51,20 @@ bdev_malloc_get_ctx_size(void)
 	return 0;
 }
 
-static int
-malloc_channel_create(void *io_device, void *ctx)
-{
-	(void)io_device;
-	(void)ctx;
-	return 0;
-}
-
-static void
-malloc_channel_destroy(void *io_device, void *ctx)
-{
-	(void)io_device;
-	(void)ctx;
-}
-
 int
 bdev_malloc_module_init(void)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 
 	g_page_size = ps > 0 ? (size_t)ps : 4096;
-	spur_io_device_register(&g_malloc_io_device, malloc_channel_create, malloc_channel_destroy,
-				sizeof(int), "bdev_malloc");
-	g_io_device_registered = true;
+	bdev_util_io_device_init(&g_malloc_io_device, "bdev_malloc");
 	return 0;
-}
-
-static void (*g_fini_done)(void);
-
-static void
-malloc_io_device_gone(void *io_device)
-{
-	(void)io_device;
-	g_fini_done();
 }
 
 void
 bdev_malloc_module_fini(void (*done)(void))
 {
-	if (!g_io_device_registered) {
-		done();
-		return;
-	}
-	g_io_device_registered = false;
-	g_fini_done = done;
-	spur_io_device_unregister(&g_malloc_io_device, malloc_io_device_gone);
+	bdev_util_io_device_fini(&g_malloc_io_device, done);
 }
 
 /* ---- I/O ------------------------------------------------------------------- */
@@ -172,18 +136,11 @@ malloc_submit(struct spur_io_channel *ch, struct spur_bdev_io *io)
 	spur_bdev_io_complete(io, SPUR_BDEV_OK);
 }
 
-static bool
-malloc_io_type_supported(void *ctx, enum spur_bdev_io_type type)
-{
-	(void)ctx;
-	return type < SPUR_BDEV_IO_NUM_TYPES;
-}
-
 static struct spur_io_channel *
 malloc_get_io_channel(void *ctx)
 {
 	(void)ctx;
-	return spur_get_io_channel(&g_malloc_io_device);
+	return bdev_util_io_device_get_channel(&g_malloc_io_device);
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -211,13 +168,8 @@ malloc_destruct(void *ctx)
 static void
 malloc_write_config(struct spur_bdev *bdev, json_t *config)
 {
-	char uuid[40];
-	json_t *params;
+	json_t *params = bdev_util_geometry_params(bdev);
 
-	spur_bdev_get_uuid_str(bdev, uuid, sizeof(uuid));
-	params = json_pack("{s:s, s:I, s:i, s:s}", "name", bdev->name, "num_blocks",
-			   (json_int_t)bdev->blockcnt, "block_size", (int)bdev->blocklen, "uuid",
-			   uuid);
 	if (params == NULL)
 		return;
 	if (bdev->optimal_io_boundary != 0)
@@ -230,7 +182,7 @@ malloc_write_config(struct spur_bdev *bdev, json_t *config)
 static const struct spur_bdev_fn_table g_malloc_fn_table = {
 	.destruct = malloc_destruct,
 	.submit_request = malloc_submit,
-	.io_type_supported = malloc_io_type_supported,
+	.io_type_supported = bdev_util_io_type_supported_all,
 	.get_io_channel = malloc_get_io_channel,
 	.write_config_json = malloc_write_config,
 };
@@ -244,23 +196,6 @@ malloc_memory_limit(void)
 	if (sysinfo(&si) != 0)
 		return UINT64_MAX;
 	return ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
-}
-
-static int
-malloc_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-malloc_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && err_len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
 }
 
 /* The first "MallocN" nobody uses, into buf. */
@@ -283,42 +218,41 @@ bdev_malloc_create(const struct bdev_malloc_opts *opts, struct spur_bdev **bdev,
 	uint64_t size;
 	int rc;
 
-	if (opts->block_size < MALLOC_MIN_BLOCK || opts->block_size > MALLOC_MAX_BLOCK ||
-	    (opts->block_size & (opts->block_size - 1)) != 0)
-		return malloc_fail(err, err_len, -EINVAL,
-				   "block_size must be a power of two from 512 to 65536, not %" PRIu32,
-				   opts->block_size);
-	if (opts->num_blocks == 0)
-		return malloc_fail(err, err_len, -EINVAL, "num_blocks must be greater than 0");
+	rc = bdev_util_check_geometry(opts->block_size, opts->num_blocks, err, err_len);
+	if (rc != 0)
+		return rc;
 	if (opts->num_blocks > UINT64_MAX / opts->block_size ||
 	    opts->num_blocks * opts->block_size > (uint64_t)SIZE_MAX / 2)
-		return malloc_fail(err, err_len, -ENOMEM,
-				   "cannot allocate %" PRIu64 " blocks of %" PRIu32 " bytes",
-				   opts->num_blocks, opts->block_size);
+		return bdev_util_fail(err, err_len, -ENOMEM,
+				      "cannot allocate %" PRIu64 " blocks of %" PRIu32 " bytes",
+				      opts->num_blocks, opts->block_size);
 	size = opts->num_blocks * opts->block_size;
 	if (size > malloc_memory_limit())
-		return malloc_fail(err, err_len, -ENOMEM,
-				   "cannot allocate %" PRIu64 " bytes (more than RAM and swap)", size);
+		return bdev_util_fail(err, err_len, -ENOMEM,
+				      "cannot allocate %" PRIu64 " bytes (more than RAM and swap)",
+				      size);
 	if (opts->name == NULL) {
 		malloc_default_name(name, sizeof(name));
 	} else if (spur_bdev_get_by_name(opts->name) != NULL) {
-		return malloc_fail(err, err_len, -EEXIST, "bdev '%s' already exists", opts->name);
+		return bdev_util_fail(err, err_len, -EEXIST, "bdev '%s' already exists",
+				      opts->name);
 	}
 
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
-		return malloc_fail(err, err_len, -ENOMEM, "out of memory");
+		return bdev_util_fail(err, err_len, -ENOMEM, "out of memory");
 	d->bdev.name = strdup(opts->name != NULL ? opts->name : name);
 	if (d->bdev.name == NULL) {
 		malloc_disk_free(d);
-		return malloc_fail(err, err_len, -ENOMEM, "out of memory");
+		return bdev_util_fail(err, err_len, -ENOMEM, "out of memory");
 	}
 	d->size = size;
 	d->buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (d->buf == MAP_FAILED) {
 		d->buf = NULL;
 		malloc_disk_free(d);
-		return malloc_fail(err, err_len, -ENOMEM, "cannot allocate %" PRIu64 " bytes", size);
+		return bdev_util_fail(err, err_len, -ENOMEM, "cannot allocate %" PRIu64 " bytes",
+				      size);
 	}
 	d->bdev.product_name = "Malloc disk";
 	d->bdev.blocklen = opts->block_size;
@@ -334,8 +268,8 @@ bdev_malloc_create(const struct bdev_malloc_opts *opts, struct spur_bdev **bdev,
 
 	rc = spur_bdev_register(&d->bdev);
 	if (rc != 0) {
-		malloc_fail(err, err_len, rc, "cannot register bdev '%s': %s", d->bdev.name,
-			    strerror(-rc));
+		bdev_util_fail(err, err_len, rc, "cannot register bdev '%s': %s", d->bdev.name,
+			       strerror(-rc));
 		malloc_disk_free(d);
 		return rc;
 	}
@@ -350,15 +284,9 @@ bdev_malloc_create(const struct bdev_malloc_opts *opts, struct spur_bdev **bdev,
 int
 bdev_malloc_delete(const char *name, void (*cb)(void *cb_arg, int status), void *cb_arg)
 {
-	struct spur_bdev *bdev = spur_bdev_get_by_name(name);
-	struct malloc_disk *d;
+	struct malloc_disk *d = bdev_util_find(name, &spur_bdev_malloc_module);
 
-	if (bdev == NULL || bdev->module != &spur_bdev_malloc_module)
+	if (d == NULL)
 		return -ENODEV;
-	d = bdev->ctxt;
-	if (d->deleting)
-		return -ENODEV;
-	d->deleting = true;
-	spur_bdev_unregister(bdev, cb, cb_arg);
-	return 0;
+	return bdev_util_unregister_once(&d->bdev, &d->deleting, cb, cb_arg);
 }

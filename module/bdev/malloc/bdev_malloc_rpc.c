@@ -12,10 +12,9 @@
  * Threading: handlers run on the application thread.
  */
 #include <errno.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "bdev_malloc.h"
+#include "module/bdev/common/bdev_rpc_util.h"
 #include "spur/rpc.h"
 #include "spur/util.h"
 
@@ -27,13 +26,7 @@ struct create_params {
 	uint32_t block_size;
 	const char *uuid;
 	uint32_t optimal_io_boundary;
-	uint32_t physical_block_size;
-	uint32_t md_size;
-	bool md_interleave;
-	int32_t dif_type;
-	bool dif_is_head_of_md;
-	uint32_t dif_pi_format;
-	int32_t numa_id;
+	struct bdev_rpc_util_compat compat;
 };
 
 static const struct spur_rpc_param g_create_params[] = {
@@ -43,26 +36,13 @@ static const struct spur_rpc_param g_create_params[] = {
 	 offsetof(struct create_params, num_blocks), "number of blocks"},
 	{"block_size", SPUR_RPC_UINT32, true, true, 512, 65536,
 	 offsetof(struct create_params, block_size), "block size in bytes (power of two)"},
-	{"uuid", SPUR_RPC_STRING, false, false, 0, 0, offsetof(struct create_params, uuid),
-	 "UUID of the bdev (default: generated)"},
+	BDEV_RPC_UTIL_PARAM_UUID(struct create_params, uuid),
 	{"optimal_io_boundary", SPUR_RPC_UINT32, false, false, 0, 0,
 	 offsetof(struct create_params, optimal_io_boundary),
 	 "split requests on this boundary, in blocks (0: none)"},
-	{"physical_block_size", SPUR_RPC_UINT32, false, false, 0, 0,
-	 offsetof(struct create_params, physical_block_size),
-	 "SPDK compatibility: 0 or block_size only"},
-	{"md_size", SPUR_RPC_UINT32, false, false, 0, 0, offsetof(struct create_params, md_size),
-	 "SPDK compatibility: 0 only (no metadata)"},
-	{"md_interleave", SPUR_RPC_BOOL, false, false, 0, 0,
-	 offsetof(struct create_params, md_interleave), "SPDK compatibility: false only"},
-	{"dif_type", SPUR_RPC_INT32, false, false, 0, 0, offsetof(struct create_params, dif_type),
-	 "SPDK compatibility: 0 only (no protection information)"},
-	{"dif_is_head_of_md", SPUR_RPC_BOOL, false, false, 0, 0,
-	 offsetof(struct create_params, dif_is_head_of_md), "SPDK compatibility: false only"},
-	{"dif_pi_format", SPUR_RPC_UINT32, false, false, 0, 0,
-	 offsetof(struct create_params, dif_pi_format), "SPDK compatibility: 0 only"},
-	{"numa_id", SPUR_RPC_INT32, false, false, 0, 0, offsetof(struct create_params, numa_id),
-	 "SPDK compatibility: accepted and ignored"},
+	BDEV_RPC_UTIL_PARAMS_COMPAT_MD(struct create_params, compat),
+	BDEV_RPC_UTIL_PARAM_COMPAT_MD_INTERLEAVE(struct create_params, compat),
+	BDEV_RPC_UTIL_PARAMS_COMPAT_DIF(struct create_params, compat),
 };
 
 static void
@@ -70,19 +50,7 @@ create_defaults(void *params)
 {
 	struct create_params *p = params;
 
-	p->numa_id = -1;
-}
-
-/* A parameter spur cannot honour: name it, with the value it must have. */
-static bool
-refuse_param(struct spur_rpc_request *req, bool bad, const char *name, const char *neutral)
-{
-	if (bad)
-		spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-			       "parameter '%s' must be %s: spur malloc bdevs have no metadata or "
-			       "protection information",
-			       name, neutral);
-	return bad;
+	bdev_rpc_util_compat_defaults(&p->compat);
 }
 
 static void
@@ -95,33 +63,9 @@ rpc_malloc_create(struct spur_rpc_request *req, void *params)
 	char err[160];
 	int rc;
 
-	if (refuse_param(req, p->md_size != 0, "md_size", "0") ||
-	    refuse_param(req, p->md_interleave, "md_interleave", "false") ||
-	    refuse_param(req, p->dif_type != 0, "dif_type", "0") ||
-	    refuse_param(req, p->dif_is_head_of_md, "dif_is_head_of_md", "false") ||
-	    refuse_param(req, p->dif_pi_format != 0, "dif_pi_format", "0"))
+	if (!bdev_rpc_util_check_compat(req, &p->compat, p->block_size, "malloc") ||
+	    bdev_rpc_util_parse_uuid(req, p->uuid, uuid, &opts.uuid) != 0)
 		return;
-	if (p->physical_block_size != 0 && p->physical_block_size != p->block_size) {
-		spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-			       "parameter 'physical_block_size' must be 0 or equal to block_size "
-			       "(%u)",
-			       p->block_size);
-		return;
-	}
-	if ((p->block_size & (p->block_size - 1)) != 0) {
-		spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-			       "parameter 'block_size' must be a power of two");
-		return;
-	}
-	if (p->uuid != NULL) {
-		if (spur_uuid_parse(p->uuid, uuid) != 0) {
-			spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-				       "parameter 'uuid' must be a UUID "
-				       "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
-			return;
-		}
-		opts.uuid = uuid;
-	}
 	opts.name = p->name;
 	opts.num_blocks = p->num_blocks;
 	opts.block_size = p->block_size;
@@ -136,34 +80,10 @@ rpc_malloc_create(struct spur_rpc_request *req, void *params)
 
 /* ---- bdev_malloc_delete ------------------------------------------------------ */
 
-struct delete_params {
-	const char *name;
-};
-
-static const struct spur_rpc_param g_delete_params[] = {
-	{"name", SPUR_RPC_STRING, true, false, 0, 0, offsetof(struct delete_params, name),
-	 "bdev name"},
-};
-
-static void
-malloc_deleted(void *cb_arg, int status)
-{
-	struct spur_rpc_request *req = cb_arg;
-
-	if (status != 0) {
-		spur_rpc_error(req, status, "cannot delete bdev: %s", strerror(-status));
-		return;
-	}
-	spur_rpc_reply_bool(req, true);
-}
-
 static void
 rpc_malloc_delete(struct spur_rpc_request *req, void *params)
 {
-	struct delete_params *p = params;
-
-	if (bdev_malloc_delete(p->name, malloc_deleted, req) != 0)
-		spur_rpc_error(req, -ENODEV, "malloc bdev '%s' not found", p->name);
+	bdev_rpc_util_delete(req, params, &spur_bdev_malloc_module, bdev_malloc_delete);
 }
 
 /* ---- table ------------------------------------------------------------------- */
@@ -180,9 +100,9 @@ static const struct spur_rpc_method g_malloc_methods[] = {
 	 .changes_config = true},
 	{.name = "bdev_malloc_delete",
 	 .help = "Delete a malloc bdev (hot-removed from its users first)",
-	 .params = g_delete_params,
-	 .num_params = SPUR_COUNTOF(g_delete_params),
-	 .params_size = sizeof(struct delete_params),
+	 .params = bdev_rpc_util_name_params,
+	 .num_params = SPUR_COUNTOF(bdev_rpc_util_name_params),
+	 .params_size = sizeof(struct bdev_rpc_util_name),
 	 .handler = rpc_malloc_delete,
 	 .states = SPUR_RPC_RUNTIME,
 	 .changes_config = true},
@@ -192,11 +112,8 @@ static const struct spur_rpc_method g_malloc_methods[] = {
 static json_t *
 malloc_undo_call(const char *method, json_t *params)
 {
-	const char *name = json_string_value(json_object_get(params, "name"));
-
-	if (strcmp(method, "bdev_malloc_create") != 0 || name == NULL)
-		return NULL;
-	return json_pack("{s:s, s:{s:s}}", "method", "bdev_malloc_delete", "params", "name", name);
+	return bdev_rpc_util_undo_create(method, params, "bdev_malloc_create",
+					 "bdev_malloc_delete");
 }
 
 const struct spur_bdev_module spur_bdev_malloc_module = {

@@ -15,18 +15,15 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bdev_null.h"
+#include "module/bdev/common/bdev_util.h"
 #include "spur/log.h"
 #include "spur/thread.h"
 #include "spur/util.h"
 
-#define NULL_MIN_BLOCK 512u
-#define NULL_MAX_BLOCK 65536u
 #define MIB (1024u * 1024u)
 
 struct null_disk {
@@ -35,9 +32,8 @@ struct null_disk {
 	bool deleting;
 };
 
-static int g_null_io_device;
-static bool g_io_device_registered;
-static void (*g_fini_done)(void);
+/* The one io_device every (empty) null channel belongs to. */
+static struct bdev_util_io_device g_null_io_device;
 
 size_t
 bdev_null_get_ctx_size(void)
@@ -45,47 +41,17 @@ bdev_null_get_ctx_size(void)
 	return 0;
 }
 
-static int
-null_channel_create(void *io_device, void *ctx)
-{
-	(void)io_device;
-	(void)ctx;
-	return 0;
-}
-
-static void
-null_channel_destroy(void *io_device, void *ctx)
-{
-	(void)io_device;
-	(void)ctx;
-}
-
 int
 bdev_null_module_init(void)
 {
-	spur_io_device_register(&g_null_io_device, null_channel_create, null_channel_destroy,
-				sizeof(int), "bdev_null");
-	g_io_device_registered = true;
+	bdev_util_io_device_init(&g_null_io_device, "bdev_null");
 	return 0;
-}
-
-static void
-null_io_device_gone(void *io_device)
-{
-	(void)io_device;
-	g_fini_done();
 }
 
 void
 bdev_null_module_fini(void (*done)(void))
 {
-	if (!g_io_device_registered) {
-		done();
-		return;
-	}
-	g_io_device_registered = false;
-	g_fini_done = done;
-	spur_io_device_unregister(&g_null_io_device, null_io_device_gone);
+	bdev_util_io_device_fini(&g_null_io_device, done);
 }
 
 static void
@@ -120,18 +86,11 @@ null_submit(struct spur_io_channel *ch, struct spur_bdev_io *io)
 	spur_bdev_io_complete(io, SPUR_BDEV_OK);
 }
 
-static bool
-null_io_type_supported(void *ctx, enum spur_bdev_io_type type)
-{
-	(void)ctx;
-	return type < SPUR_BDEV_IO_NUM_TYPES;
-}
-
 static struct spur_io_channel *
 null_get_io_channel(void *ctx)
 {
 	(void)ctx;
-	return spur_get_io_channel(&g_null_io_device);
+	return bdev_util_io_device_get_channel(&g_null_io_device);
 }
 
 static void
@@ -155,13 +114,8 @@ static void
 null_write_config(struct spur_bdev *bdev, json_t *config)
 {
 	struct null_disk *d = bdev->ctxt;
-	char uuid[40];
-	json_t *params;
+	json_t *params = bdev_util_geometry_params(bdev);
 
-	spur_bdev_get_uuid_str(bdev, uuid, sizeof(uuid));
-	params = json_pack("{s:s, s:I, s:i, s:s}", "name", bdev->name, "num_blocks",
-			   (json_int_t)bdev->blockcnt, "block_size", (int)bdev->blocklen, "uuid",
-			   uuid);
 	if (params == NULL)
 		return;
 	/* A spur extension: written only when it differs from the default. */
@@ -183,28 +137,11 @@ null_dump_info(void *ctx, json_t *driver_specific)
 static const struct spur_bdev_fn_table g_null_fn_table = {
 	.destruct = null_destruct,
 	.submit_request = null_submit,
-	.io_type_supported = null_io_type_supported,
+	.io_type_supported = bdev_util_io_type_supported_all,
 	.get_io_channel = null_get_io_channel,
 	.dump_info_json = null_dump_info,
 	.write_config_json = null_write_config,
 };
-
-static int
-null_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-null_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && err_len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int
 bdev_null_create(const struct bdev_null_opts *opts, struct spur_bdev **bdev, char *err,
@@ -214,24 +151,21 @@ bdev_null_create(const struct bdev_null_opts *opts, struct spur_bdev **bdev, cha
 	int rc;
 
 	if (opts->name == NULL || opts->name[0] == '\0')
-		return null_fail(err, err_len, -EINVAL, "name is required");
-	if (opts->block_size < NULL_MIN_BLOCK || opts->block_size > NULL_MAX_BLOCK ||
-	    (opts->block_size & (opts->block_size - 1)) != 0)
-		return null_fail(err, err_len, -EINVAL,
-				 "block_size must be a power of two from 512 to 65536, not %" PRIu32,
-				 opts->block_size);
-	if (opts->num_blocks == 0)
-		return null_fail(err, err_len, -EINVAL, "num_blocks must be greater than 0");
+		return bdev_util_fail(err, err_len, -EINVAL, "name is required");
+	rc = bdev_util_check_geometry(opts->block_size, opts->num_blocks, err, err_len);
+	if (rc != 0)
+		return rc;
 	if (opts->num_blocks > UINT64_MAX / opts->block_size)
-		return null_fail(err, err_len, -EINVAL,
-				 "num_blocks * block_size must fit in 64 bits");
+		return bdev_util_fail(err, err_len, -EINVAL,
+				      "num_blocks * block_size must fit in 64 bits");
 	if (spur_bdev_get_by_name(opts->name) != NULL)
-		return null_fail(err, err_len, -EEXIST, "bdev '%s' already exists", opts->name);
+		return bdev_util_fail(err, err_len, -EEXIST, "bdev '%s' already exists",
+				      opts->name);
 
 	d = calloc(1, sizeof(*d));
 	if (d == NULL || (d->bdev.name = strdup(opts->name)) == NULL) {
 		free(d);
-		return null_fail(err, err_len, -ENOMEM, "out of memory");
+		return bdev_util_fail(err, err_len, -ENOMEM, "out of memory");
 	}
 	d->zero_reads = opts->zero_reads;
 	d->bdev.product_name = "Null disk";
@@ -246,8 +180,8 @@ bdev_null_create(const struct bdev_null_opts *opts, struct spur_bdev **bdev, cha
 
 	rc = spur_bdev_register(&d->bdev);
 	if (rc != 0) {
-		null_fail(err, err_len, rc, "cannot register bdev '%s': %s", d->bdev.name,
-			  strerror(-rc));
+		bdev_util_fail(err, err_len, rc, "cannot register bdev '%s': %s", d->bdev.name,
+			       strerror(-rc));
 		null_disk_free(d);
 		return rc;
 	}
@@ -259,32 +193,20 @@ bdev_null_create(const struct bdev_null_opts *opts, struct spur_bdev **bdev, cha
 	return 0;
 }
 
-static struct null_disk *
-null_find(const char *name)
-{
-	struct spur_bdev *bdev = spur_bdev_get_by_name(name);
-
-	if (bdev == NULL || bdev->module != &spur_bdev_null_module)
-		return NULL;
-	return bdev->ctxt;
-}
-
 int
 bdev_null_delete(const char *name, void (*cb)(void *cb_arg, int status), void *cb_arg)
 {
-	struct null_disk *d = null_find(name);
+	struct null_disk *d = bdev_util_find(name, &spur_bdev_null_module);
 
-	if (d == NULL || d->deleting)
+	if (d == NULL)
 		return -ENODEV;
-	d->deleting = true;
-	spur_bdev_unregister(&d->bdev, cb, cb_arg);
-	return 0;
+	return bdev_util_unregister_once(&d->bdev, &d->deleting, cb, cb_arg);
 }
 
 int
 bdev_null_resize(const char *name, uint64_t new_size_mib)
 {
-	struct null_disk *d = null_find(name);
+	struct null_disk *d = bdev_util_find(name, &spur_bdev_null_module);
 	uint64_t blocks;
 
 	if (d == NULL || d->deleting)

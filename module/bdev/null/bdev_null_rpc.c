@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "bdev_null.h"
+#include "module/bdev/common/bdev_rpc_util.h"
 #include "spur/rpc.h"
 #include "spur/util.h"
 
@@ -26,12 +27,7 @@ struct create_params {
 	uint64_t num_blocks;
 	uint32_t block_size;
 	const char *uuid;
-	uint32_t physical_block_size;
-	uint32_t md_size;
-	int32_t dif_type;
-	bool dif_is_head_of_md;
-	uint32_t dif_pi_format;
-	int32_t numa_id;
+	struct bdev_rpc_util_compat compat; /* md_interleave is not a parameter: false */
 	bool zero_reads;
 };
 
@@ -42,21 +38,9 @@ static const struct spur_rpc_param g_create_params[] = {
 	 offsetof(struct create_params, num_blocks), "number of blocks"},
 	{"block_size", SPUR_RPC_UINT32, true, true, 512, 65536,
 	 offsetof(struct create_params, block_size), "block size in bytes (power of two)"},
-	{"uuid", SPUR_RPC_STRING, false, false, 0, 0, offsetof(struct create_params, uuid),
-	 "UUID of the bdev (default: generated)"},
-	{"physical_block_size", SPUR_RPC_UINT32, false, false, 0, 0,
-	 offsetof(struct create_params, physical_block_size),
-	 "SPDK compatibility: 0 or block_size only"},
-	{"md_size", SPUR_RPC_UINT32, false, false, 0, 0, offsetof(struct create_params, md_size),
-	 "SPDK compatibility: 0 only (no metadata)"},
-	{"dif_type", SPUR_RPC_INT32, false, false, 0, 0, offsetof(struct create_params, dif_type),
-	 "SPDK compatibility: 0 only (no protection information)"},
-	{"dif_is_head_of_md", SPUR_RPC_BOOL, false, false, 0, 0,
-	 offsetof(struct create_params, dif_is_head_of_md), "SPDK compatibility: false only"},
-	{"dif_pi_format", SPUR_RPC_UINT32, false, false, 0, 0,
-	 offsetof(struct create_params, dif_pi_format), "SPDK compatibility: 0 only"},
-	{"numa_id", SPUR_RPC_INT32, false, false, 0, 0, offsetof(struct create_params, numa_id),
-	 "SPDK compatibility: accepted and ignored"},
+	BDEV_RPC_UTIL_PARAM_UUID(struct create_params, uuid),
+	BDEV_RPC_UTIL_PARAMS_COMPAT_MD(struct create_params, compat),
+	BDEV_RPC_UTIL_PARAMS_COMPAT_DIF(struct create_params, compat),
 	{"zero_reads", SPUR_RPC_BOOL, false, false, 0, 0,
 	 offsetof(struct create_params, zero_reads),
 	 "spur extension: reads return zeroes (default true); false leaves the read buffers "
@@ -68,19 +52,8 @@ create_defaults(void *params)
 {
 	struct create_params *p = params;
 
-	p->numa_id = -1;
+	bdev_rpc_util_compat_defaults(&p->compat);
 	p->zero_reads = true;
-}
-
-static bool
-refuse_param(struct spur_rpc_request *req, bool bad, const char *name, const char *neutral)
-{
-	if (bad)
-		spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-			       "parameter '%s' must be %s: spur null bdevs have no metadata or "
-			       "protection information",
-			       name, neutral);
-	return bad;
 }
 
 static void
@@ -93,32 +66,9 @@ rpc_null_create(struct spur_rpc_request *req, void *params)
 	char err[160];
 	int rc;
 
-	if (refuse_param(req, p->md_size != 0, "md_size", "0") ||
-	    refuse_param(req, p->dif_type != 0, "dif_type", "0") ||
-	    refuse_param(req, p->dif_is_head_of_md, "dif_is_head_of_md", "false") ||
-	    refuse_param(req, p->dif_pi_format != 0, "dif_pi_format", "0"))
+	if (!bdev_rpc_util_check_compat(req, &p->compat, p->block_size, "null") ||
+	    bdev_rpc_util_parse_uuid(req, p->uuid, uuid, &opts.uuid) != 0)
 		return;
-	if (p->physical_block_size != 0 && p->physical_block_size != p->block_size) {
-		spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-			       "parameter 'physical_block_size' must be 0 or equal to block_size "
-			       "(%u)",
-			       p->block_size);
-		return;
-	}
-	if ((p->block_size & (p->block_size - 1)) != 0) {
-		spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-			       "parameter 'block_size' must be a power of two");
-		return;
-	}
-	if (p->uuid != NULL) {
-		if (spur_uuid_parse(p->uuid, uuid) != 0) {
-			spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-				       "parameter 'uuid' must be a UUID "
-				       "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
-			return;
-		}
-		opts.uuid = uuid;
-	}
 	opts.name = p->name;
 	opts.num_blocks = p->num_blocks;
 	opts.block_size = p->block_size;
@@ -133,34 +83,10 @@ rpc_null_create(struct spur_rpc_request *req, void *params)
 
 /* ---- bdev_null_delete -------------------------------------------------------- */
 
-struct name_params {
-	const char *name;
-};
-
-static const struct spur_rpc_param g_delete_params[] = {
-	{"name", SPUR_RPC_STRING, true, false, 0, 0, offsetof(struct name_params, name),
-	 "bdev name"},
-};
-
-static void
-null_deleted(void *cb_arg, int status)
-{
-	struct spur_rpc_request *req = cb_arg;
-
-	if (status != 0) {
-		spur_rpc_error(req, status, "cannot delete bdev: %s", strerror(-status));
-		return;
-	}
-	spur_rpc_reply_bool(req, true);
-}
-
 static void
 rpc_null_delete(struct spur_rpc_request *req, void *params)
 {
-	struct name_params *p = params;
-
-	if (bdev_null_delete(p->name, null_deleted, req) != 0)
-		spur_rpc_error(req, -ENODEV, "null bdev '%s' not found", p->name);
+	bdev_rpc_util_delete(req, params, &spur_bdev_null_module, bdev_null_delete);
 }
 
 /* ---- bdev_null_resize -------------------------------------------------------- */
@@ -209,9 +135,9 @@ static const struct spur_rpc_method g_null_methods[] = {
 	 .changes_config = true},
 	{.name = "bdev_null_delete",
 	 .help = "Delete a null bdev (hot-removed from its users first)",
-	 .params = g_delete_params,
-	 .num_params = SPUR_COUNTOF(g_delete_params),
-	 .params_size = sizeof(struct name_params),
+	 .params = bdev_rpc_util_name_params,
+	 .num_params = SPUR_COUNTOF(bdev_rpc_util_name_params),
+	 .params_size = sizeof(struct bdev_rpc_util_name),
 	 .handler = rpc_null_delete,
 	 .states = SPUR_RPC_RUNTIME,
 	 .changes_config = true},
@@ -239,8 +165,8 @@ null_undo_call(const char *method, json_t *params)
 	if (name == NULL)
 		return NULL;
 	if (strcmp(method, "bdev_null_create") == 0)
-		return json_pack("{s:s, s:{s:s}}", "method", "bdev_null_delete", "params", "name",
-				 name);
+		return bdev_rpc_util_undo_create(method, params, "bdev_null_create",
+						 "bdev_null_delete");
 	if (strcmp(method, "bdev_null_resize") != 0)
 		return NULL;
 	bdev = spur_bdev_get_by_name(name);

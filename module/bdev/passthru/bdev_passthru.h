@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The passthru bdev module: a virtual bdev that claims a base bdev and
- * forwards every request to it unchanged (the smallest stacked module, and
- * the template for delay and error).
+ * forwards every request to it unchanged (the smallest stacked module: the
+ * stacked-bdev helper module/bdev/common/vbdev_base.h with its defaults,
+ * which delay and error build on too).
  *
  * Creation and deletion run on the application thread; I/O on any thread.
  */

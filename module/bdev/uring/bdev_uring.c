@@ -12,67 +12,34 @@
  * Each disk opens its file twice, buffered and O_DIRECT (when the file
  * system allows it), and learns the direct-I/O alignment from statx
  * (STATX_DIOALIGN), else the logical block size for devices and 4096 for
- * files; bdev_uring_io.c picks the file per request.
+ * files; bdev_uring_io.c picks the file per request. What uring shares with
+ * aio (opening and probing the file, geometry, size checks, registration,
+ * rescan, deletion, destruct) is the file-backed bdev helper's
+ * (module/bdev/common/file_bdev.h); this file adds the discard and hole
+ * punching probes and uring's options.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
-#include <linux/fs.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "bdev_uring_internal.h"
+#include "module/bdev/common/bdev_util.h"
 #include "spur/log.h"
 #include "spur/thread.h"
 #include "spur/util.h"
 
-static void
-uring_disk_free(struct uring_disk *disk)
+static inline struct uring_disk *
+uring_of(struct file_bdev *fb)
 {
-	if (disk->fd >= 0)
-		close(disk->fd);
-	if (disk->dfd >= 0)
-		close(disk->dfd);
-	free(disk->filename);
-	free(disk->bdev.name);
-	free(disk);
-}
-
-static void
-uring_device_gone(void *io_device)
-{
-	struct uring_disk *disk = io_device;
-
-	spur_bdev_destruct_done(&disk->bdev);
-	uring_disk_free(disk);
-}
-
-/* Registration failed: nothing but the disk to free. */
-static void
-uring_device_unused(void *io_device)
-{
-	uring_disk_free(io_device);
-}
-
-static int
-uring_destruct(void *ctx)
-{
-	struct uring_disk *disk = ctx;
-
-	SPUR_DEBUGLOG("bdev_uring", "%s: destruct\n", disk->bdev.name);
-	spur_io_device_unregister(disk, uring_device_gone);
-	return 1;
+	return SPUR_CONTAINER_OF(fb, struct uring_disk, fb);
 }
 
 static bool
 uring_io_type_supported(void *ctx, enum spur_bdev_io_type type)
 {
-	struct uring_disk *disk = ctx;
+	struct uring_disk *disk = uring_of(ctx);
 
 	switch (type) {
 	case SPUR_BDEV_IO_READ:
@@ -84,38 +51,32 @@ uring_io_type_supported(void *ctx, enum spur_bdev_io_type type)
 		return disk->can_unmap;
 	case SPUR_BDEV_IO_WRITE_ZEROES:
 		/* Block devices zero whole logical blocks only. */
-		return disk->is_blockdev ? disk->bdev.blocklen >= disk->lbs : disk->can_punch;
+		return disk->fb.is_blockdev ? disk->fb.bdev.blocklen >= disk->fb.lbs
+					    : disk->can_punch;
 	default:
 		return false;
 	}
 }
 
-static struct spur_io_channel *
-uring_get_io_channel(void *ctx)
-{
-	return spur_get_io_channel(ctx);
-}
-
 static void
 uring_dump_info_json(void *ctx, json_t *driver_specific)
 {
-	struct uring_disk *disk = ctx;
+	struct uring_disk *disk = uring_of(ctx);
 
 	json_object_set_new(driver_specific, "uring",
-			    json_pack("{s:s, s:b}", "filename", disk->filename, "o_direct",
-				      disk->dfd >= 0));
+			    json_pack("{s:s, s:b}", "filename", disk->fb.filename, "o_direct",
+				      disk->fb.dfd >= 0));
 }
 
 static void
 uring_write_config_json(struct spur_bdev *bdev, json_t *config)
 {
-	struct uring_disk *disk = bdev->ctxt;
+	struct uring_disk *disk = uring_of(bdev->ctxt);
+	json_t *params = file_bdev_config_params(&disk->fb);
 	char uuid[40];
-	json_t *params;
 
 	spur_bdev_get_uuid_str(bdev, uuid, sizeof(uuid));
-	params = json_pack("{s:s, s:s, s:I, s:s}", "filename", disk->filename, "name", bdev->name,
-			   "block_size", (json_int_t)bdev->blocklen, "uuid", uuid);
+	json_object_set_new(params, "uuid", json_string(uuid));
 	/* Only the non-default value, so the output stays SPDK's shape. */
 	if (params != NULL && !disk->use_direct_io)
 		json_object_set_new(params, "use_direct_io", json_false());
@@ -124,49 +85,24 @@ uring_write_config_json(struct spur_bdev *bdev, json_t *config)
 }
 
 static const struct spur_bdev_fn_table g_uring_fn_table = {
-	.destruct = uring_destruct,
+	.destruct = file_bdev_destruct,
 	.submit_request = bdev_uring_submit_request,
 	.io_type_supported = uring_io_type_supported,
-	.get_io_channel = uring_get_io_channel,
+	.get_io_channel = bdev_util_get_io_channel,
 	.dump_info_json = uring_dump_info_json,
 	.write_config_json = uring_write_config_json,
 };
 
-/* Size in bytes of the open file or block device. */
-static int
-uring_get_size(int fd, bool is_blockdev, uint64_t *size)
-{
-	struct stat st;
-
-	if (is_blockdev)
-		return ioctl(fd, BLKGETSIZE64, size) == 0 ? 0 : -errno;
-	if (fstat(fd, &st) != 0)
-		return -errno;
-	*size = (uint64_t)st.st_size;
-	return 0;
-}
-
-static bool
-is_pow2(uint64_t v)
-{
-	return v != 0 && (v & (v - 1)) == 0;
-}
-
-/* Direct-I/O alignment: statx when it knows, else a safe default. */
-static void
-uring_probe_dio(struct uring_disk *disk)
-{
-	struct statx stx;
-
-	disk->dio_mem_align = disk->is_blockdev ? disk->lbs : 4096;
-	disk->dio_off_align = disk->is_blockdev ? disk->lbs : 4096;
-	if (statx(disk->dfd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
-	    (stx.stx_mask & STATX_DIOALIGN) && is_pow2(stx.stx_dio_mem_align) &&
-	    is_pow2(stx.stx_dio_offset_align)) {
-		disk->dio_mem_align = stx.stx_dio_mem_align;
-		disk->dio_off_align = stx.stx_dio_offset_align;
-	}
-}
+static const struct file_bdev_ops g_uring_ops = {
+	.module = &spur_bdev_uring_module,
+	.fn_table = &g_uring_fn_table,
+	.product_name = "URING bdev",
+	.log_component = "bdev_uring",
+	.reset_poller_name = "bdev_uring_reset",
+	.channel_size = sizeof(struct uring_channel),
+	.channel_create = bdev_uring_channel_create,
+	.channel_destroy = bdev_uring_channel_destroy,
+};
 
 /*
  * Whether the kernel serves BLOCK_URING_CMD_DISCARD: a zero-length discard
@@ -207,181 +143,72 @@ uring_probe_punch(int fd, uint64_t size)
 	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, past, 4096) == 0;
 }
 
-/* Open the file twice and learn its geometry. */
+/* Open the file twice (the O_DIRECT one only when asked) and learn its geometry. */
 static int
 uring_open(struct uring_disk *disk, uint64_t *size, char *err, size_t err_len)
 {
-	struct stat st;
-	int lbs, rc;
+	struct file_bdev *fb = &disk->fb;
+	int rc = file_bdev_open(fb, false, size, err, err_len);
 
-	disk->fd = open(disk->filename, O_RDWR | O_CLOEXEC);
-	if (disk->fd < 0) {
-		rc = -errno;
-		spur_strfmt(err, err_len, "cannot open %s: %s", disk->filename, strerror(-rc));
+	if (rc != 0)
 		return rc;
-	}
-	if (fstat(disk->fd, &st) != 0) {
-		rc = -errno;
-		spur_strfmt(err, err_len, "cannot stat %s: %s", disk->filename, strerror(-rc));
-		return rc;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		spur_strfmt(err, err_len, "%s is not a regular file or block device",
-			    disk->filename);
-		return -EINVAL;
-	}
-	disk->is_blockdev = S_ISBLK(st.st_mode);
-	disk->lbs = 512;
-	if (disk->is_blockdev) {
-		rc = ioctl(disk->fd, BLKSSZGET, &lbs) != 0 ? -errno : 0;
-		if (rc == 0 && (lbs < 512 || !is_pow2((uint64_t)lbs)))
-			rc = -EINVAL;
-		if (rc != 0) {
-			spur_strfmt(err, err_len, "cannot get the block size of %s: %s",
-				    disk->filename, strerror(-rc));
-			return rc;
-		}
-		disk->lbs = (uint32_t)lbs;
-	}
-	rc = uring_get_size(disk->fd, disk->is_blockdev, size);
-	if (rc != 0) {
-		spur_strfmt(err, err_len, "cannot get the size of %s: %s", disk->filename,
-			    strerror(-rc));
-		return rc;
-	}
-	disk->dio_mem_align = disk->dio_off_align = 4096;
+	fb->dio_mem_align = fb->dio_off_align = 4096;
 	if (!disk->use_direct_io)
 		return 0;
-	disk->dfd = open(disk->filename, O_RDWR | O_DIRECT | O_CLOEXEC);
-	if (disk->dfd < 0) {
+	rc = file_bdev_open_direct(fb, false);
+	if (rc != 0)
 		SPUR_NOTICELOG("%s: no O_DIRECT (%s); all I/O goes through the page cache\n",
-			       disk->filename, strerror(errno));
-	} else {
-		uring_probe_dio(disk);
-	}
+			       fb->filename, strerror(-rc));
 	return 0;
 }
 
 int
 bdev_uring_create(const struct bdev_uring_opts *opts, char *err, size_t err_len)
 {
+	struct file_bdev *fb;
 	struct uring_disk *disk;
 	uint64_t size = 0;
 	uint32_t block_size;
 	int rc;
 
-	err[0] = '\0';
-	if (opts->name == NULL || opts->name[0] == '\0') {
-		spur_strfmt(err, err_len, "name must not be empty");
-		return -EINVAL;
-	}
-	if (opts->block_size != 0 && (!is_pow2(opts->block_size) || opts->block_size < 512 ||
-				      opts->block_size > 65536)) {
-		spur_strfmt(err, err_len, "block_size %u is not a power of two in 512..65536",
-			    opts->block_size);
-		return -EINVAL;
-	}
-	if (spur_bdev_get_by_name(opts->name) != NULL) {
-		spur_strfmt(err, err_len, "bdev %s already exists", opts->name);
-		return -EEXIST;
-	}
-	disk = calloc(1, sizeof(*disk));
-	if (disk == NULL)
-		return -ENOMEM;
-	disk->fd = disk->dfd = -1;
-	disk->filename = strdup(opts->filename);
-	disk->bdev.name = strdup(opts->name);
-	if (disk->filename == NULL || disk->bdev.name == NULL) {
-		rc = -ENOMEM;
-		goto err;
-	}
+	rc = file_bdev_alloc(sizeof(*disk), &g_uring_ops, opts->name, opts->filename,
+			     opts->block_size, &fb, err, err_len);
+	if (rc != 0)
+		return rc;
+	disk = uring_of(fb);
 	disk->use_direct_io = opts->use_direct_io;
 	rc = uring_open(disk, &size, err, err_len);
 	if (rc != 0)
-		goto err;
-	block_size = opts->block_size ? opts->block_size : disk->lbs;
-	if (size == 0 || size % block_size != 0) {
-		spur_strfmt(err, err_len, "size of %s (%" PRIu64 " bytes) is %s block_size %u",
-			    disk->filename, size, size == 0 ? "smaller than" : "not a multiple of",
-			    block_size);
-		rc = -EINVAL;
-		goto err;
-	}
-	if (disk->is_blockdev)
-		disk->can_unmap = uring_probe_discard(disk->fd);
+		return file_bdev_create_failed(fb, rc, err, err_len);
+	block_size = opts->block_size ? opts->block_size : fb->lbs;
+	rc = file_bdev_check_size(fb, size, block_size, err, err_len);
+	if (rc != 0)
+		return file_bdev_create_failed(fb, rc, err, err_len);
+	if (fb->is_blockdev)
+		disk->can_unmap = uring_probe_discard(fb->fd);
 	else
-		disk->can_unmap = disk->can_punch = uring_probe_punch(disk->fd, size);
+		disk->can_unmap = disk->can_punch = uring_probe_punch(fb->fd, size);
 
-	disk->bdev.product_name = "URING bdev";
-	disk->bdev.blocklen = block_size;
-	disk->bdev.blockcnt = size / block_size;
-	if (opts->has_uuid)
-		memcpy(disk->bdev.uuid, opts->uuid, sizeof(disk->bdev.uuid));
-	disk->bdev.write_cache = true;
-	disk->bdev.required_alignment = 1;
-	disk->bdev.ctxt = disk;
-	disk->bdev.fn_table = &g_uring_fn_table;
-	disk->bdev.module = &spur_bdev_uring_module;
-
-	spur_io_device_register(disk, bdev_uring_channel_create, bdev_uring_channel_destroy,
-				sizeof(struct uring_channel), disk->bdev.name);
-	rc = spur_bdev_register(&disk->bdev);
-	if (rc != 0) {
-		spur_strfmt(err, err_len, "cannot register bdev %s: %s", opts->name,
-			    strerror(-rc));
-		/* No channel exists yet; the callback frees the disk. */
-		spur_io_device_unregister(disk, uring_device_unused);
+	fb->bdev.required_alignment = 1;
+	rc = file_bdev_register(fb, size, block_size, opts->has_uuid ? opts->uuid : NULL, err,
+				err_len);
+	if (rc != 0)
 		return rc;
-	}
 	SPUR_NOTICELOG("%s: uring bdev on %s, %" PRIu64 " blocks of %u bytes%s%s\n",
-		       opts->name, disk->filename, disk->bdev.blockcnt, block_size,
-		       disk->dfd >= 0 ? ", O_DIRECT when aligned" : "",
+		       opts->name, fb->filename, fb->bdev.blockcnt, block_size,
+		       fb->dfd >= 0 ? ", O_DIRECT when aligned" : "",
 		       disk->can_unmap ? ", unmap" : "");
 	return 0;
-err:
-	if (err[0] == '\0')
-		spur_strfmt(err, err_len, "cannot create %s: %s", opts->name, strerror(-rc));
-	uring_disk_free(disk);
-	return rc;
-}
-
-static struct uring_disk *
-uring_find(const char *name)
-{
-	struct spur_bdev *bdev = spur_bdev_get_by_name(name);
-
-	if (bdev == NULL || bdev->module != &spur_bdev_uring_module)
-		return NULL;
-	return bdev->ctxt;
 }
 
 int
 bdev_uring_delete(const char *name, void (*cb)(void *cb_arg, int status), void *cb_arg)
 {
-	struct uring_disk *disk = uring_find(name);
-
-	if (disk == NULL)
-		return -ENODEV;
-	spur_bdev_unregister(&disk->bdev, cb, cb_arg);
-	return 0;
+	return file_bdev_delete(name, &spur_bdev_uring_module, cb, cb_arg);
 }
 
 int
 bdev_uring_rescan(const char *name)
 {
-	struct uring_disk *disk = uring_find(name);
-	uint64_t size, blockcnt;
-	int rc;
-
-	if (disk == NULL)
-		return -ENODEV;
-	rc = uring_get_size(disk->fd, disk->is_blockdev, &size);
-	if (rc != 0)
-		return rc;
-	blockcnt = size / disk->bdev.blocklen;
-	if (blockcnt == disk->bdev.blockcnt)
-		return 0;
-	SPUR_NOTICELOG("%s: size changed from %" PRIu64 " to %" PRIu64 " blocks\n", name,
-		       disk->bdev.blockcnt, blockcnt);
-	return spur_bdev_notify_blockcnt_change(&disk->bdev, blockcnt);
+	return file_bdev_rescan(name, &spur_bdev_uring_module);
 }

@@ -36,7 +36,10 @@
  * polling costs no extra syscall.
  *
  * Reset waits until every request submitted before it has completed
- * (in-flight SQEs cannot be recalled); see uring_reset_try.
+ * (in-flight SQEs cannot be recalled): the file-backed bdev helper's reset
+ * (module/bdev/common/file_bdev_io.c), which also provides the
+ * errno-to-status mapping, failure logging, the O_DIRECT eligibility check
+ * and the short-transfer bookkeeping.
  *
  * Flush is IORING_OP_FSYNC with IORING_FSYNC_DATASYNC (durable when it
  * completes); a write with SPUR_BDEV_IO_FUA carries RWF_DSYNC. Unmap is
@@ -75,96 +78,24 @@ task_io(struct uring_task *task)
 	return SPUR_CONTAINER_OF((void *)task, struct spur_bdev_io, driver_ctx);
 }
 
-static int
-uring_status(int res)
-{
-	switch (res) {
-	case -EIO:
-	case -EILSEQ:
-		return SPUR_BDEV_ERR_MEDIA;
-	case -ENOSPC:
-	case -EDQUOT:
-		return SPUR_BDEV_ERR_NOSPACE;
-	case -EOPNOTSUPP:
-		return SPUR_BDEV_ERR_UNSUPPORTED;
-	default:
-		return SPUR_BDEV_ERR_IO;
-	}
-}
-
 /* The one place a request leaves the module. */
 static void
 uring_complete(struct uring_channel *uch, struct uring_task *task, int status)
 {
-	uch->epoch_count[task->epoch]--;
+	file_bdev_epoch_leave(&uch->fch, task->epoch);
 	spur_bdev_io_complete(task_io(task), status);
 }
 
 static void
 uring_task_fail(struct uring_channel *uch, struct uring_task *task, int res)
 {
-	struct uring_disk *disk = uch->disk;
-	struct spur_bdev_io *io = task_io(task);
-	uint64_t n = atomic_fetch_add(&disk->error_count, 1);
-
-	/* The first few, then one in a thousand: a dying disk must not flood the log. */
-	if (n < 10 || n % 1000 == 0)
-		SPUR_ERRLOG("%s: %s of %" PRIu64 "+%" PRIu64 " blocks failed: %s (%" PRIu64
-			    " errors so far)\n", disk->bdev.name, spur_bdev_io_type_name(io->type),
-			    io->offset_blocks, io->num_blocks, strerror(-res), n + 1);
-	uring_complete(uch, task, uring_status(res));
-}
-
-/*
- * Check the iovecs of a read or write: they must cover exactly len bytes.
- * Returns -EINVAL if not, else 1 when the O_DIRECT file may serve it.
- */
-static int
-uring_check_iovs(const struct uring_disk *disk, const struct iovec *iov, int iovcnt,
-		 uint64_t offset, uint64_t len)
-{
-	uint64_t off_mask = disk->dio_off_align - 1, sum = 0;
-	uintptr_t mem_mask = disk->dio_mem_align - 1;
-	bool direct = disk->dfd >= 0 && ((offset | len) & off_mask) == 0;
-
-	for (int i = 0; i < iovcnt; i++) {
-		sum += iov[i].iov_len;
-		if (((uintptr_t)iov[i].iov_base & mem_mask) != 0 ||
-		    (iov[i].iov_len & off_mask) != 0)
-			direct = false;
-	}
-	if (sum != len)
-		return -EINVAL;
-	return direct ? 1 : 0;
-}
-
-/* Point iovs at the first byte not yet transferred (restored on completion). */
-static int
-uring_skip_done(struct uring_task *task, struct spur_bdev_io *io)
-{
-	uint64_t skip = task->done;
-	int i = 0;
-
-	while (i < io->iovcnt && skip >= io->iovs[i].iov_len) {
-		skip -= io->iovs[i].iov_len;
-		i++;
-	}
-	if (skip > 0 && i < io->iovcnt) {
-		task->saved_iov = io->iovs[i];
-		task->patched = i;
-		io->iovs[i].iov_base = (char *)io->iovs[i].iov_base + skip;
-		io->iovs[i].iov_len -= skip;
-	}
-	return i;
+	uring_complete(uch, task, file_bdev_failure(&uch->disk->fb, task_io(task), res));
 }
 
 static void
 uring_restore_iov(struct uring_task *task)
 {
-	if (task->patched >= 0) {
-		task_io(task)->iovs[task->patched] = task->saved_iov;
-		task->patched = -1;
-	}
+	file_bdev_xfer_restore(&task->xfer, task_io(task));
 }
 
 /* Where a read or write (or its remainder after a short transfer) goes. */
@@ -184,14 +115,14 @@ static int
 uring_plan_rw(struct uring_disk *disk, struct uring_task *task, struct uring_rw_plan *plan)
 {
 	struct spur_bdev_io *io = task_io(task);
-	uint64_t len = io->num_blocks * disk->bdev.blocklen - task->done;
-	int first = task->done > 0 ? uring_skip_done(task, io) : 0;
+	uint64_t len = io->num_blocks * disk->fb.bdev.blocklen - task->xfer.done;
+	int first = task->xfer.done > 0 ? file_bdev_xfer_skip_done(&task->xfer, io) : 0;
 	int direct;
 
-	plan->offset = io->offset_blocks * disk->bdev.blocklen + task->done;
+	plan->offset = io->offset_blocks * disk->fb.bdev.blocklen + task->xfer.done;
 	plan->iov = io->iovs + first;
 	plan->iovcnt = io->iovcnt - first;
-	direct = uring_check_iovs(disk, plan->iov, plan->iovcnt, plan->offset, len);
+	direct = file_bdev_check_iovs(&disk->fb, plan->iov, plan->iovcnt, plan->offset, len);
 	if (direct < 0) {
 		uring_restore_iov(task);
 		return -EINVAL;
@@ -232,9 +163,9 @@ static bool
 uring_discard_range(struct uring_disk *disk, struct spur_bdev_io *io, uint64_t *start,
 		    uint64_t *len)
 {
-	uint64_t begin = io->offset_blocks * disk->bdev.blocklen;
-	uint64_t end = begin + io->num_blocks * disk->bdev.blocklen;
-	uint64_t mask = disk->lbs - 1;
+	uint64_t begin = io->offset_blocks * disk->fb.bdev.blocklen;
+	uint64_t end = begin + io->num_blocks * disk->fb.bdev.blocklen;
+	uint64_t mask = disk->fb.lbs - 1;
 
 	begin = (begin + mask) & ~mask;
 	end &= ~mask;
@@ -261,7 +192,7 @@ uring_flush_sq(struct uring_channel *uch)
 	int rc = io_uring_submit(&uch->ring);
 
 	if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
-		SPUR_ERRLOG("%s: io_uring_submit failed: %s\n", uch->disk->bdev.name,
+		SPUR_ERRLOG("%s: io_uring_submit failed: %s\n", uch->disk->fb.bdev.name,
 			    strerror(-rc));
 	return rc;
 }
@@ -274,7 +205,7 @@ uring_falloc_mode(struct uring_disk *disk, struct spur_bdev_io *io)
 	if (io->type == SPUR_BDEV_IO_UNMAP)
 		return FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	punch = disk->can_punch && ((io->flags & SPUR_BDEV_IO_UNMAP_OK) ||
-				    atomic_load_explicit(&disk->zero_range_refused,
+				    atomic_load_explicit(&disk->fb.zero_range_refused,
 							 memory_order_relaxed));
 	return FALLOC_FL_KEEP_SIZE | (punch ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
 }
@@ -307,8 +238,8 @@ uring_queue(struct uring_channel *uch, struct uring_task *task)
 {
 	struct uring_disk *disk = uch->disk;
 	struct spur_bdev_io *io = task_io(task);
-	uint64_t offset = io->offset_blocks * disk->bdev.blocklen;
-	uint64_t len = io->num_blocks * disk->bdev.blocklen;
+	uint64_t offset = io->offset_blocks * disk->fb.bdev.blocklen;
+	uint64_t len = io->num_blocks * disk->fb.bdev.blocklen;
 	struct uring_rw_plan plan;
 	struct io_uring_sqe *sqe;
 	int rc;
@@ -334,7 +265,7 @@ uring_queue(struct uring_channel *uch, struct uring_task *task)
 		break;
 	case SPUR_BDEV_IO_UNMAP:
 	case SPUR_BDEV_IO_WRITE_ZEROES:
-		if (io->type == SPUR_BDEV_IO_UNMAP && disk->is_blockdev) {
+		if (io->type == SPUR_BDEV_IO_UNMAP && disk->fb.is_blockdev) {
 			if (!uring_discard_range(disk, io, &offset, &len)) {
 				uring_complete(uch, task, SPUR_BDEV_OK);
 				return 1;
@@ -375,102 +306,19 @@ uring_submit_task(struct uring_channel *uch, struct uring_task *task)
 		uring_task_fail(uch, task, rc);
 }
 
-/*
- * Reset: nothing below the ring can be recalled, so a reset completes once
- * every request submitted before it, on every channel, has completed. Each
- * channel counts its unfinished requests in two buckets by epoch parity; a
- * reset starts a new epoch (only once the previous one drained, so buckets
- * never mix) and waits for the old bucket to empty, which new requests
- * cannot delay. A channel still busy is re-checked by a short timed poller
- * (control path: the only allocation here).
- */
-struct uring_reset_wait {
-	struct spur_io_channel_iter *iter;
-	struct uring_channel *uch;
-	struct spur_poller *poller;
-	uint64_t target;         /* the epoch this reset started; 0: not yet */
-};
-
-/* True once every request older than the reset completed. */
-static bool
-uring_reset_try(struct uring_reset_wait *w)
-{
-	struct uring_channel *uch = w->uch;
-
-	if (w->target == 0) {
-		if (uch->epoch_count[(uch->epoch - 1) & 1] != 0)
-			return false; /* an earlier reset's epoch is still draining */
-		w->target = ++uch->epoch;
-	}
-	/* A later epoch only starts after ours drained. */
-	return uch->epoch > w->target || uch->epoch_count[(w->target - 1) & 1] == 0;
-}
-
-static int
-uring_reset_poll(void *arg)
-{
-	struct uring_reset_wait *w = arg;
-
-	if (!uring_reset_try(w))
-		return SPUR_POLLER_IDLE;
-	spur_poller_unregister(&w->poller);
-	spur_for_each_channel_continue(w->iter, 0);
-	free(w);
-	return SPUR_POLLER_BUSY;
-}
-
-static void
-uring_reset_channel(struct spur_io_channel_iter *i)
-{
-	struct uring_reset_wait now = {
-		.iter = i,
-		.uch = spur_io_channel_get_ctx(spur_io_channel_iter_get_channel(i)),
-	};
-	struct uring_reset_wait *w;
-
-	if (uring_reset_try(&now)) {
-		spur_for_each_channel_continue(i, 0);
-		return;
-	}
-	w = calloc(1, sizeof(*w));
-	if (w != NULL) {
-		*w = now;
-		w->poller = spur_poller_register(uring_reset_poll, w, 100, "bdev_uring_reset");
-	}
-	if (w == NULL || w->poller == NULL) {
-		free(w);
-		spur_for_each_channel_continue(i, -ENOMEM);
-	}
-}
-
-static void
-uring_reset_done(struct spur_io_channel_iter *i, int status)
-{
-	spur_bdev_io_complete(spur_io_channel_iter_get_ctx(i),
-			      status == 0 ? SPUR_BDEV_OK : SPUR_BDEV_ERR_IO);
-}
-
-static void
-uring_reset(struct uring_channel *uch, struct spur_bdev_io *io)
-{
-	spur_for_each_channel(uch->disk, uring_reset_channel, io, uring_reset_done);
-}
-
 void
 bdev_uring_submit_request(struct spur_io_channel *ch, struct spur_bdev_io *io)
 {
 	struct uring_channel *uch = spur_io_channel_get_ctx(ch);
 	struct uring_task *task = (struct uring_task *)io->driver_ctx;
 
-	task->done = 0;
-	task->patched = -1;
+	file_bdev_xfer_init(&task->xfer);
 	task->falloc_mode = 0;
 	if (io->type == SPUR_BDEV_IO_RESET) {
-		uring_reset(uch, io);
+		file_bdev_reset(&uch->disk->fb, io);
 		return;
 	}
-	task->epoch = uch->epoch & 1;
-	uch->epoch_count[task->epoch]++;
+	task->epoch = file_bdev_epoch_enter(&uch->fch);
 	uring_submit_task(uch, task);
 }
 
@@ -489,10 +337,11 @@ uring_task_done(struct uring_channel *uch, struct uring_task *task, int res)
 			uring_task_fail(uch, task, res == 0 ? -EIO : res);
 			return;
 		}
-		task->done += (uint64_t)res;
-		if (task->done < io->num_blocks * disk->bdev.blocklen) {
+		task->xfer.done += (uint64_t)res;
+		if (task->xfer.done < io->num_blocks * disk->fb.bdev.blocklen) {
 			SPUR_DEBUGLOG("bdev_uring", "%s: short %s, %" PRIu64 " bytes done\n",
-				      disk->bdev.name, spur_bdev_io_type_name(io->type), task->done);
+				      disk->fb.bdev.name, spur_bdev_io_type_name(io->type),
+				      task->xfer.done);
 			uring_submit_task(uch, task);
 			return;
 		}
@@ -501,7 +350,7 @@ uring_task_done(struct uring_channel *uch, struct uring_task *task, int res)
 		if (res == -EOPNOTSUPP && (task->falloc_mode & FALLOC_FL_ZERO_RANGE) &&
 		    disk->can_punch) {
 			/* tmpfs and others: a punched hole reads back as zeroes. */
-			atomic_store(&disk->zero_range_refused, true);
+			atomic_store(&disk->fb.zero_range_refused, true);
 			task->falloc_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 			uring_submit_task(uch, task);
 			return;
@@ -567,26 +416,16 @@ static int
 uring_poll(void *ctx)
 {
 	struct uring_channel *uch = ctx;
-	uint64_t value;
 	int reaped, submitted = 0;
+	bool busy;
 
 	reaped = uring_reap(uch);
 	if (!TAILQ_EMPTY(&uch->waiting))
 		uring_resume_waiting(uch);
 	if (io_uring_sq_ready(&uch->ring) > 0)
 		submitted = uring_flush_sq(uch);
-	if (reaped > 0 && uch->was_idle) {
-		/* The reactor may have slept on the eventfd: consume what woke it. */
-		while (read(uch->evfd, &value, sizeof(value)) == sizeof(value)) {
-		}
-	}
-	if (reaped > 0 || submitted != 0 || io_uring_sq_ready(&uch->ring) > 0 ||
-	    !TAILQ_EMPTY(&uch->waiting)) {
-		uch->was_idle = false;
-		return SPUR_POLLER_BUSY;
-	}
-	uch->was_idle = true;
-	return SPUR_POLLER_IDLE;
+	busy = submitted != 0 || io_uring_sq_ready(&uch->ring) > 0 || !TAILQ_EMPTY(&uch->waiting);
+	return file_bdev_poll_end(&uch->fch, uch->evfd, reaped, busy);
 }
 
 int
@@ -594,22 +433,22 @@ bdev_uring_channel_create(void *io_device, void *ctx_buf)
 {
 	struct uring_disk *disk = io_device;
 	struct uring_channel *uch = ctx_buf;
-	int fds[2] = {disk->fd, disk->dfd};
+	int fds[2] = {disk->fb.fd, disk->fb.dfd};
 	int rc;
 
 	uch->disk = disk;
 	uch->evfd = -1;
-	uch->epoch = 1;
+	file_bdev_channel_init(&uch->fch);
 	TAILQ_INIT(&uch->waiting);
 	rc = io_uring_queue_init(URING_QUEUE_DEPTH, &uch->ring, 0);
 	if (rc < 0) {
-		SPUR_ERRLOG("%s: io_uring_queue_init failed: %s\n", disk->bdev.name,
+		SPUR_ERRLOG("%s: io_uring_queue_init failed: %s\n", disk->fb.bdev.name,
 			    strerror(-rc));
 		return rc;
 	}
-	rc = io_uring_register_files(&uch->ring, fds, disk->dfd >= 0 ? 2 : 1);
+	rc = io_uring_register_files(&uch->ring, fds, disk->fb.dfd >= 0 ? 2 : 1);
 	if (rc < 0) {
-		SPUR_ERRLOG("%s: io_uring_register_files failed: %s\n", disk->bdev.name,
+		SPUR_ERRLOG("%s: io_uring_register_files failed: %s\n", disk->fb.bdev.name,
 			    strerror(-rc));
 		goto err;
 	}
@@ -631,11 +470,11 @@ bdev_uring_channel_create(void *io_device, void *ctx_buf)
 		spur_poller_unregister(&uch->poller);
 		goto err;
 	}
-	SPUR_DEBUGLOG("bdev_uring", "%s: channel created on thread %s\n", disk->bdev.name,
+	SPUR_DEBUGLOG("bdev_uring", "%s: channel created on thread %s\n", disk->fb.bdev.name,
 		      spur_thread_get_name(spur_get_thread()));
 	return 0;
 err:
-	SPUR_ERRLOG("%s: cannot create I/O channel: %s\n", disk->bdev.name, strerror(-rc));
+	SPUR_ERRLOG("%s: cannot create I/O channel: %s\n", disk->fb.bdev.name, strerror(-rc));
 	if (uch->evfd >= 0)
 		close(uch->evfd);
 	io_uring_queue_exit(&uch->ring);
@@ -649,7 +488,7 @@ bdev_uring_channel_destroy(void *io_device, void *ctx_buf)
 
 	if (uch->inflight > 0 || !TAILQ_EMPTY(&uch->waiting))
 		SPUR_ERRLOG("%s: channel destroyed with %u requests in flight\n",
-			    uch->disk->bdev.name, uch->inflight);
+			    uch->disk->fb.bdev.name, uch->inflight);
 	spur_poller_remove_fd(uch->poller, uch->evfd);
 	spur_poller_unregister(&uch->poller);
 	io_uring_queue_exit(&uch->ring);

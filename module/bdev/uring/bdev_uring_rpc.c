@@ -10,10 +10,8 @@
  * Handlers run on the application thread; the delete reply comes from the
  * unregister callback, also on the application thread.
  */
-#include <errno.h>
-#include <string.h>
-
 #include "bdev_uring.h"
+#include "module/bdev/common/file_bdev.h"
 #include "spur/rpc.h"
 #include "spur/util.h"
 
@@ -32,27 +30,12 @@ create_defaults(void *params)
 }
 
 static const struct spur_rpc_param g_create_params[] = {
-	{"filename", SPUR_RPC_STRING, true, true, 1, 4096,
-	 offsetof(struct create_params, filename), "path to a file or block device"},
-	{"name", SPUR_RPC_STRING, true, true, 1, 255, offsetof(struct create_params, name),
-	 "bdev name"},
-	{"block_size", SPUR_RPC_UINT32, false, .offset = offsetof(struct create_params, block_size),
-	 .help = "block size in bytes (default: the device's logical block size, 512 for files)"},
-	{"uuid", SPUR_RPC_STRING, false, .offset = offsetof(struct create_params, uuid),
-	 .help = "UUID of the bdev (default: generated)"},
+	FILE_BDEV_RPC_PARAMS_CREATE(struct create_params, filename, name, block_size),
+	BDEV_RPC_UTIL_PARAM_UUID(struct create_params, uuid),
 	{"use_direct_io", SPUR_RPC_BOOL, false,
 	 .offset = offsetof(struct create_params, use_direct_io),
 	 .help = "spur extension: O_DIRECT for aligned requests (default true); false keeps "
 		 "all I/O in the page cache"},
-};
-
-struct name_params {
-	const char *name;
-};
-
-static const struct spur_rpc_param g_name_params[] = {
-	{"name", SPUR_RPC_STRING, true, .offset = offsetof(struct name_params, name),
-	 .help = "bdev name"},
 };
 
 static void
@@ -68,14 +51,8 @@ rpc_bdev_uring_create(struct spur_rpc_request *req, void *params)
 	char err[512];
 	int rc;
 
-	if (p->uuid != NULL) {
-		if (spur_uuid_parse(p->uuid, opts.uuid) != 0) {
-			spur_rpc_error(req, SPUR_RPC_ERROR_INVALID_PARAMS,
-				       "parameter 'uuid' is not a UUID: '%s'", p->uuid);
-			return;
-		}
-		opts.has_uuid = true;
-	}
+	if (file_bdev_rpc_parse_uuid(req, p->uuid, opts.uuid, &opts.has_uuid) != 0)
+		return;
 	rc = bdev_uring_create(&opts, err, sizeof(err));
 	if (rc != 0) {
 		spur_rpc_error_errno(req, rc, "%s", err);
@@ -85,41 +62,15 @@ rpc_bdev_uring_create(struct spur_rpc_request *req, void *params)
 }
 
 static void
-delete_done(void *cb_arg, int status)
-{
-	struct spur_rpc_request *req = cb_arg;
-
-	if (status != 0) {
-		spur_rpc_error_errno(req, status, "%s", strerror(-status));
-		return;
-	}
-	spur_rpc_reply_bool(req, true);
-}
-
-static void
 rpc_bdev_uring_delete(struct spur_rpc_request *req, void *params)
 {
-	struct name_params *p = params;
-
-	if (bdev_uring_delete(p->name, delete_done, req) != 0)
-		spur_rpc_error_errno(req, -ENODEV, "no uring bdev named %s", p->name);
+	file_bdev_rpc_delete(req, params, &spur_bdev_uring_module);
 }
 
 static void
 rpc_bdev_uring_rescan(struct spur_rpc_request *req, void *params)
 {
-	struct name_params *p = params;
-	int rc = bdev_uring_rescan(p->name);
-
-	if (rc == -ENODEV) {
-		spur_rpc_error_errno(req, rc, "no uring bdev named %s", p->name);
-		return;
-	}
-	if (rc != 0) {
-		spur_rpc_error_errno(req, rc, "cannot rescan %s: %s", p->name, strerror(-rc));
-		return;
-	}
-	spur_rpc_reply_bool(req, true);
+	file_bdev_rpc_rescan(req, params, &spur_bdev_uring_module);
 }
 
 static const struct spur_rpc_method g_uring_methods[] = {
@@ -129,23 +80,21 @@ static const struct spur_rpc_method g_uring_methods[] = {
 	 .handler = rpc_bdev_uring_create,
 	 .states = SPUR_RPC_RUNTIME, .changes_config = true},
 	{.name = "bdev_uring_delete", .help = "Delete a uring bdev (hot-removes it from its users)",
-	 .params = g_name_params, .num_params = SPUR_COUNTOF(g_name_params),
-	 .params_size = sizeof(struct name_params), .handler = rpc_bdev_uring_delete,
+	 .params = bdev_rpc_util_name_params,
+	 .num_params = SPUR_COUNTOF(bdev_rpc_util_name_params),
+	 .params_size = sizeof(struct bdev_rpc_util_name), .handler = rpc_bdev_uring_delete,
 	 .states = SPUR_RPC_RUNTIME, .changes_config = true},
 	{.name = "bdev_uring_rescan", .help = "Re-read the size of a uring bdev's file or device",
-	 .params = g_name_params, .num_params = SPUR_COUNTOF(g_name_params),
-	 .params_size = sizeof(struct name_params), .handler = rpc_bdev_uring_rescan,
+	 .params = bdev_rpc_util_name_params,
+	 .num_params = SPUR_COUNTOF(bdev_rpc_util_name_params),
+	 .params_size = sizeof(struct bdev_rpc_util_name), .handler = rpc_bdev_uring_rescan,
 	 .states = SPUR_RPC_RUNTIME, .changes_config = true},
 };
 
 static json_t *
 uring_undo_call(const char *method, json_t *params)
 {
-	json_t *name = json_object_get(params, "name");
-
-	if (strcmp(method, "bdev_uring_create") != 0 || !json_is_string(name))
-		return NULL;
-	return json_pack("{s:s, s:{s:O}}", "method", "bdev_uring_delete", "params", "name", name);
+	return bdev_rpc_util_undo_create(method, params, "bdev_uring_create", "bdev_uring_delete");
 }
 
 const struct spur_bdev_module spur_bdev_uring_module = {
