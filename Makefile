@@ -3,6 +3,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 RPC_SOCK   ?= /var/tmp/spur.sock
+VHOST_DIR  ?= /var/tmp
 
 .PHONY: all deps build asan run test clean
 
@@ -25,7 +26,7 @@ asan: deps $(ASAN_BUILD)/build.ninja
 	@ninja -C $(ASAN_BUILD) >/dev/null || ninja -C $(ASAN_BUILD)
 
 run: build
-	exec $(BUILD)/bin/spur --default-config -r $(RPC_SOCK)
+	exec $(BUILD)/bin/spur --default-config -r $(RPC_SOCK) -S $(VHOST_DIR)
 
 test: build asan
 	@scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)

@@ -25,6 +25,7 @@ enum {
 	OPT_DEFAULT_CONFIG,
 	OPT_RPC_TIMEOUT,
 	OPT_VERSION,
+	OPT_AUTOSAVE,
 };
 
 static const struct option g_long_opts[] = {
@@ -40,6 +41,7 @@ static const struct option g_long_opts[] = {
 	{"default-config", no_argument, NULL, OPT_DEFAULT_CONFIG},
 	{"rpc-timeout", required_argument, NULL, OPT_RPC_TIMEOUT},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"config-autosave", no_argument, NULL, OPT_AUTOSAVE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -50,6 +52,8 @@ usage(FILE *out)
 		"usage: spur [options]\n"
 		"  -c, --config FILE       apply FILE (SPDK save_config format) at start-up\n"
 		"      --default-config    apply the built-in default configuration (etc/spur.json)\n"
+		"      --config-autosave   rewrite the -c FILE atomically after every change\n"
+		"                          (a missing FILE means start empty)\n"
 		"  -r, --rpc-socket PATH   JSON-RPC Unix socket (default /var/tmp/spur.sock)\n"
 		"  -m, --cpumask MASK      cores to run on: 0x3 or [0,1] (default 0x1)\n"
 		"  -S, --vhost-dir DIR     directory for vhost-user sockets (default .)\n"
@@ -138,6 +142,9 @@ main(int argc, char **argv)
 			}
 			opts.rpc_idle_timeout_ms = (uint32_t)seconds * 1000;
 			break;
+		case OPT_AUTOSAVE:
+			opts.config_autosave = true;
+			break;
 		case OPT_VERSION:
 			printf("spur v%s\n", SPUR_VERSION);
 			return 0;
@@ -153,6 +160,10 @@ main(int argc, char **argv)
 	}
 	if (use_default && opts.config_file != NULL) {
 		fprintf(stderr, "spur: -c and --default-config exclude each other\n");
+		return 2;
+	}
+	if (opts.config_autosave && opts.config_file == NULL) {
+		fprintf(stderr, "spur: --config-autosave needs -c FILE\n");
 		return 2;
 	}
 	if (use_default) {

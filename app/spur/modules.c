@@ -19,11 +19,12 @@
 #include "spur/config.h"
 #include "spur/log.h"
 #include "spur/rpc.h"
+#include "spur/vhost.h"
 
 static const char *const g_log_components[] = {
 	"app", "config", "rpc", "thread", "bdev",
 	"bdev_malloc", "bdev_null", "bdev_passthru", "bdev_delay", "bdev_error",
-	"bdev_uring", "bdev_aio",
+	"bdev_uring", "bdev_aio", "vhost", "vhost_blk",
 };
 
 void
@@ -44,4 +45,5 @@ spur_register_everything(void)
 	spur_bdev_module_register(&spur_bdev_uring_module);
 	spur_bdev_module_register(&spur_bdev_aio_module);
 	spur_subsystem_register(&spur_bdev_subsystem);
+	spur_subsystem_register(&spur_vhost_blk_subsystem);
 }

@@ -38,6 +38,12 @@ struct spur_app_opts {
 	void *on_running_ctx;
 	/* Tools: do not start the RPC server. */
 	bool no_rpc_server;
+	/*
+	 * Write the running configuration to config_file after every
+	 * successful change (atomically). A missing config_file then means
+	 * "start empty".
+	 */
+	bool config_autosave;
 };
 void spur_app_opts_init(struct spur_app_opts *opts, size_t size);
 

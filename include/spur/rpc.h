@@ -152,8 +152,14 @@ typedef void (*spur_rpc_call_cb)(void *ctx, int code, const char *message, json_
  */
 void spur_rpc_call(const char *method, json_t *params, spur_rpc_call_cb cb, void *ctx);
 
-/* Called after every successful call of a changes_config method. */
-void spur_rpc_set_config_changed_hook(void (*hook)(const char *method));
+/*
+ * Called on the app thread after every successful call of a changes_config
+ * method, before its reply is sent. The hook returns false to let the reply
+ * go at once, or true when it will call resume(ctx) later on the app thread
+ * (autosave holds the reply until the configuration file is durable).
+ */
+void spur_rpc_set_config_changed_hook(bool (*hook)(const char *method,
+						   void (*resume)(void *ctx), void *ctx));
 
 /* ---- the Unix-socket server (lives on the application thread) -------------- */
 

@@ -183,7 +183,8 @@ int spur_poller_remove_fd(struct spur_poller *poller, int fd);
  * reactor slept or not. ctx is the poller's ctx; both run on the owning
  * thread (as current thread), outside the poller's fn. NULL, NULL removes
  * the hooks. Unplaced threads (unit tests driving spur_thread_poll) never
- * sleep, so their hooks are never called. Returns 0 or -EINVAL.
+ * sleep, so their hooks are never called. Call on the poller's thread.
+ * Returns 0 or -EINVAL.
  */
 int spur_poller_set_sleep_hook(struct spur_poller *poller, bool (*before_sleep)(void *ctx),
 			       void (*after_wake)(void *ctx));

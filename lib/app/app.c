@@ -229,6 +229,7 @@ subsystems_stopped(int status)
 {
 	(void)status;
 	spur_poller_unregister(&g_app.signal_poller);
+	app_autosave_stop();
 	SPUR_NOTICELOG("%s stopped", g_app.opts.name);
 	spur_env_stop();
 }
@@ -299,6 +300,12 @@ load_config(void)
 	char err[1024];
 	json_error_t jerr;
 
+	if (g_app.opts.config_file != NULL && g_app.opts.config_autosave &&
+	    access(g_app.opts.config_file, F_OK) != 0 && errno == ENOENT) {
+		SPUR_NOTICELOG("%s does not exist yet; starting empty, it is written on the "
+			       "first change", g_app.opts.config_file);
+		return 0;
+	}
 	if (g_app.opts.config_file != NULL) {
 		g_app.config = spur_config_read_file(g_app.opts.config_file, err, sizeof(err));
 		if (g_app.config == NULL) {
@@ -355,12 +362,21 @@ spur_app_run(const struct spur_app_opts *opts)
 		json_decref(g_app.config);
 		return 1;
 	}
+	if (g_app.opts.config_autosave) {
+		rc = app_autosave_start(g_app.opts.config_file);
+		if (rc != 0) {
+			SPUR_ERRLOG("cannot start configuration autosave: %s", strerror(-rc));
+			spur_env_fini();
+			return 1;
+		}
+	}
 	if (install_signals() != 0) {
 		SPUR_ERRLOG("cannot install signal handlers: %s", strerror(errno));
 		spur_env_fini();
 		return 1;
 	}
 	spur_env_run(app_start, NULL);
+	app_autosave_stop();
 	spur_env_fini();
 	json_decref(g_app.config);
 	g_app.config = NULL;

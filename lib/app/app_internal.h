@@ -12,4 +12,8 @@ void app_start_init(struct spur_rpc_request *req);
 
 void app_register_thread_rpcs(void);
 
+/* --config-autosave (config_autosave.c): start before serving, stop at exit. */
+int app_autosave_start(const char *path);
+void app_autosave_stop(void);
+
 #endif

@@ -76,10 +76,11 @@ struct spur_rpc_request {
 	json_t *result;
 };
 
-static void (*g_config_changed_hook)(const char *method);
+static bool (*g_config_changed_hook)(const char *method, void (*resume)(void *ctx), void *ctx);
 
 void
-spur_rpc_set_config_changed_hook(void (*hook)(const char *method))
+spur_rpc_set_config_changed_hook(bool (*hook)(const char *method, void (*resume)(void *ctx),
+						void *ctx))
 {
 	g_config_changed_hook = hook;
 }
@@ -128,15 +129,12 @@ request_free(struct spur_rpc_request *req)
 	free(req);
 }
 
-/* App thread, exactly once: run the hook, hand the outcome over, free. */
+/* App thread, exactly once: hand the outcome over, free. */
 static void
-request_finish(struct spur_rpc_request *req)
+request_deliver(void *ctx)
 {
+	struct spur_rpc_request *req = ctx;
 	json_t *response = NULL;
-
-	if (req->code == 0 && req->method != NULL && req->method->changes_config &&
-	    g_config_changed_hook != NULL)
-		g_config_changed_hook(req->method->name);
 
 	if (req->origin == ORIGIN_CALL) {
 		/* message is NULL only if formatting it ran out of memory. */
@@ -155,6 +153,21 @@ request_finish(struct spur_rpc_request *req)
 		req->to.remote.done(req->to.remote.ctx, response);
 	}
 	request_free(req);
+}
+
+/*
+ * App thread, exactly once: a successful configuration change first goes
+ * through the hook (autosave), which may hold the reply until the change is
+ * on disk and then resume it, so what was acknowledged survives a crash.
+ */
+static void
+request_finish(struct spur_rpc_request *req)
+{
+	if (req->code == 0 && req->method != NULL && req->method->changes_config &&
+	    g_config_changed_hook != NULL &&
+	    g_config_changed_hook(req->method->name, request_deliver, req))
+		return;
+	request_deliver(req);
 }
 
 static void

@@ -47,7 +47,8 @@ krel=$(ls kernel/lib/modules | head -n1)
 
 root="$work/root"
 mkdir -p "$root/bin" "$root/sbin" "$root/lib" "$root/lib64" "$root/usr/bin" "$root/proc" \
-	"$root/sys" "$root/dev" "$root/tmp" "$root/mnt" "$root/etc" "$root/lib/modules/$krel"
+	"$root/sys" "$root/dev" "$root/tmp" "$root/mnt" "$root/etc" "$root/lib/modules/$krel" \
+	"$root/usr/sbin"
 
 # Busybox and its applets.
 cp /bin/busybox "$root/bin/busybox"
@@ -55,11 +56,13 @@ for applet in $(/bin/busybox --list); do
 	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
 done
 
-# Tools with their shared libraries (and the dynamic loader).
+# Tools with their shared libraries (and the dynamic loader), at their host
+# paths. Busybox's shell runs its own applets for bare names (blkdiscard,
+# blockdev), so scenarios call the full tools by path (/usr/sbin/blkdiscard).
 for t in $TOOLS; do
 	p=$(command -v "$t") || { echo "build-guest: $t not installed" >&2; exit 1; }
-	rm -f "$root/bin/$t"
-	cp "$p" "$root/bin/$t"
+	mkdir -p "$root$(dirname "$p")"
+	cp "$p" "$root$p"
 	ldd "$p" | awk '/=>/ { print $3 } /^\t\/lib/ { print $1 }' | while read -r lib; do
 		[ -n "$lib" ] && [ -f "$lib" ] || continue
 		mkdir -p "$root$(dirname "$lib")"

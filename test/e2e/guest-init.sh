@@ -3,7 +3,7 @@
 # PID 1 of the test guest: mount the basics, load the modules, run the
 # scenario the test appended as /scenario.sh (a second cpio archive), print
 # its exit status on the console and power off.
-export PATH=/bin:/sbin:/usr/bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev

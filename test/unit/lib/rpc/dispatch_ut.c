@@ -441,11 +441,14 @@ test_state_checks(void **state)
 static int g_hook_calls;
 static char g_hook_method[64];
 
-static void
-hook(const char *method)
+static bool
+hook(const char *method, void (*resume)(void *ctx), void *ctx)
 {
+	(void)resume;
+	(void)ctx;
 	g_hook_calls++;
 	snprintf(g_hook_method, sizeof(g_hook_method), "%s", method);
+	return false;
 }
 
 static void

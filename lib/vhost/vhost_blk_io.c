@@ -1,0 +1,763 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * virtio-blk queues: per-queue task pools, request parsing, submission to
+ * the bdev and completion back to the ring.
+ *
+ * A started queue has a struct blk_queue (q->backend_ctx) on its poll-group
+ * thread: the bdev I/O channel of that thread and one task per ring slot,
+ * indexed by the element id (split: head index; packed: buffer id; both
+ * below the queue size), each with its own iovec array, so the data path
+ * never allocates. virtq_pop fills a spare element; once its id is known
+ * the spare's iovec array is swapped with the task's (no copying), which
+ * also keeps a hostile guest that reuses an in-flight id from touching the
+ * in-flight task: that is detected, the queue is marked broken.
+ *
+ * A request (virtio 1.x, block device): the first 16 readable bytes are
+ * the header {type, ioprio, sector} (copied out, they may span iovecs);
+ * the last writable byte is the status; the data are the iovecs between,
+ * sliced in place (the header's and the status's bytes trimmed off), so
+ * the bdev reads and writes guest memory directly. Everything the guest
+ * controls is checked before any bdev call: sizes and sectors against the
+ * block size and the capacity, discard / write-zeroes segments (copied into
+ * the task, then checked, so the guest cannot change them afterwards),
+ * flags, segment counts, read-only.
+ *
+ * Task life: free -> (pop) in use -> (bdev submit; -ENOMEM: wait entry,
+ * resubmit) -> (bdev callback) -> status written, pushed, free. Pushed
+ * entries are published by virtq_flush at the end of each queue_poll run;
+ * completions that arrive between runs (bdev pollers) wait for the next
+ * run, which comes in the same reactor iteration or the next one. A
+ * stopping queue flushes at once and calls the stop callback when its last
+ * task is done.
+ *
+ * Threads: everything here runs on the queue's poll-group thread, except
+ * the hot-remove nudge, which the app thread sends to every thread and
+ * which acts only on queues of the thread it runs on. g_queues (all started
+ * blk queues) is locked only by start, stop and that nudge.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <linux/virtio_blk.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "spur/log.h"
+#include "vhost_blk_internal.h"
+
+#define POLL_BUDGET 64
+#define HDR_SIZE 16u  /* struct virtio_blk_outhdr */
+#define DWZ_SIZE 16u  /* struct virtio_blk_discard_write_zeroes */
+
+enum blk_op {
+	BLK_OP_READ,
+	BLK_OP_WRITE,
+	BLK_OP_FLUSH,
+	BLK_OP_DISCARD,
+	BLK_OP_WRITE_ZEROES,
+};
+
+struct blk_range {
+	uint64_t offset_blocks;
+	uint32_t num_blocks;
+	uint32_t flags;   /* SPUR_BDEV_IO_UNMAP_OK for write zeroes */
+};
+
+struct blk_queue;
+
+struct blk_task {
+	struct blk_queue *bq;
+	struct virtq_elem elem;          /* elem.iov: this task's array */
+	struct vhost_mem *mem;           /* table the iovecs point into */
+	uint8_t *status;
+	struct iovec *data_iov;
+	int data_iovcnt;
+	uint32_t used_len;               /* on success */
+	enum blk_op op;
+	bool in_use;
+	uint16_t nranges, range;
+	uint64_t offset_blocks, num_blocks;
+	struct spur_bdev_io_wait_entry wait;
+	struct blk_range ranges[VHOST_BLK_MAX_DWZ_SEG];
+};
+
+struct blk_queue {
+	struct vhost_queue *q;
+	struct vhost_blk_ctrlr *bc;
+	struct spur_bdev_desc *desc;
+	struct spur_io_channel *ch;      /* NULL: bdev removed, requests fail */
+	struct spur_thread *thread;
+	uint32_t size;
+	uint32_t inflight;
+	uint32_t unflushed;              /* pushed since the last flush */
+	bool in_poll;
+	bool stopping;
+	bool warned_broken;
+	bool warned_no_status;
+	void (*stop_done)(struct vhost_queue *q);
+	struct virtq_elem spare;
+	struct iovec *iov_pool;
+	TAILQ_ENTRY(blk_queue) link;
+	struct blk_task tasks[];
+};
+
+static pthread_mutex_t g_queues_lock = PTHREAD_MUTEX_INITIALIZER;
+static TAILQ_HEAD(, blk_queue) g_queues = TAILQ_HEAD_INITIALIZER(g_queues);
+
+static void blk_submit(struct blk_task *task);
+
+/* ---- iovec helpers ---------------------------------------------------------- */
+
+static uint64_t
+iov_len_sum(const struct iovec *iov, uint32_t cnt)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < cnt; i++)
+		sum += iov[i].iov_len;
+	return sum;
+}
+
+/* Copy len bytes starting skip bytes into iov; returns bytes copied. */
+static uint32_t
+iov_copy_out(const struct iovec *iov, uint32_t cnt, uint64_t skip, void *dst, uint32_t len)
+{
+	uint32_t done = 0;
+
+	for (uint32_t i = 0; i < cnt && done < len; i++) {
+		uint64_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		uint64_t n = SPUR_MIN(l - skip, (uint64_t)(len - done));
+
+		memcpy((uint8_t *)dst + done, (const uint8_t *)iov[i].iov_base + skip, n);
+		done += (uint32_t)n;
+		skip = 0;
+	}
+	return done;
+}
+
+static uint32_t
+iov_copy_in(const struct iovec *iov, int cnt, const void *src, uint32_t len)
+{
+	uint32_t done = 0;
+
+	for (int i = 0; i < cnt && done < len; i++) {
+		uint64_t n = SPUR_MIN((uint64_t)iov[i].iov_len, (uint64_t)(len - done));
+
+		memcpy(iov[i].iov_base, (const uint8_t *)src + done, n);
+		done += (uint32_t)n;
+	}
+	return done;
+}
+
+/* ---- completion ---------------------------------------------------------------- */
+
+static void
+blk_release_channel_if_removed(struct blk_queue *bq)
+{
+	if (bq->ch != NULL && bq->inflight == 0 && atomic_load(&bq->bc->removed)) {
+		vhost_blk_put_channel(bq->bc, bq->ch);
+		bq->ch = NULL;
+	}
+}
+
+static void
+blk_flush(struct blk_queue *bq)
+{
+	bq->unflushed = 0;
+	virtq_flush(&bq->q->vq, spur_get_ticks());
+}
+
+static void
+blk_queue_free(struct blk_queue *bq)
+{
+	pthread_mutex_lock(&g_queues_lock);
+	TAILQ_REMOVE(&g_queues, bq, link);
+	pthread_mutex_unlock(&g_queues_lock);
+	if (bq->ch != NULL)
+		vhost_blk_put_channel(bq->bc, bq->ch);
+	free(bq->iov_pool);
+	free(bq);
+}
+
+/* A stopping queue whose last task finished: flush, release, report. */
+static void
+blk_check_stopped(struct blk_queue *bq)
+{
+	struct vhost_queue *q = bq->q;
+	void (*done)(struct vhost_queue *q) = bq->stop_done;
+
+	if (!bq->stopping || bq->inflight != 0)
+		return;
+	blk_flush(bq);
+	q->backend_ctx = NULL;
+	blk_queue_free(bq);
+	SPUR_DEBUGLOG(VHOST_BLK_LOG, "queue %u stopped\n", q->index);
+	done(q);
+}
+
+/* Outside queue_poll (bdev callbacks, io_wait), finish what poll would. */
+static void
+blk_after_completion(struct blk_queue *bq)
+{
+	if (bq->in_poll)
+		return;
+	if (bq->stopping) {
+		blk_flush(bq);
+		blk_check_stopped(bq);
+		return;
+	}
+	blk_release_channel_if_removed(bq);
+}
+
+/* Push an answered request; the task (and maybe the queue) is free after. */
+static void
+blk_complete(struct blk_task *task, uint8_t vstatus)
+{
+	struct blk_queue *bq = task->bq;
+	struct vhost_queue *q = bq->q;
+
+	*task->status = vstatus;
+	virtq_push(&q->vq, &task->elem, vstatus == VIRTIO_BLK_S_OK ? task->used_len : 1);
+	task->in_use = false;
+	vhost_queue_request_end(q, task->mem);
+	bq->inflight--;
+	bq->unflushed++;
+	blk_after_completion(bq);
+}
+
+/* A request without a writable byte cannot get a status: return it empty. */
+static void
+blk_complete_unanswerable(struct blk_task *task)
+{
+	struct blk_queue *bq = task->bq;
+	struct vhost_queue *q = bq->q;
+
+	virtq_push(&q->vq, &task->elem, 0);
+	task->in_use = false;
+	vhost_queue_request_end(q, task->mem);
+	bq->inflight--;
+	bq->unflushed++;
+	blk_after_completion(bq);
+}
+
+static uint8_t
+blk_vstatus(int bdev_status)
+{
+	if (bdev_status == SPUR_BDEV_OK)
+		return VIRTIO_BLK_S_OK;
+	if (bdev_status == SPUR_BDEV_ERR_UNSUPPORTED)
+		return VIRTIO_BLK_S_UNSUPP;
+	return VIRTIO_BLK_S_IOERR;
+}
+
+static void
+blk_io_done(struct spur_bdev_io *io, int status, void *arg)
+{
+	struct blk_task *task = arg;
+
+	spur_bdev_free_io(io);
+	if (status != SPUR_BDEV_OK) {
+		SPUR_DEBUGLOG(VHOST_BLK_LOG, "queue %u id %u: bdev status %s\n",
+			      task->bq->q->index, task->elem.id, spur_bdev_status_name(status));
+		blk_complete(task, blk_vstatus(status));
+		return;
+	}
+	if ((task->op == BLK_OP_DISCARD || task->op == BLK_OP_WRITE_ZEROES) &&
+	    ++task->range < task->nranges) {
+		blk_submit(task);
+		return;
+	}
+	blk_complete(task, VIRTIO_BLK_S_OK);
+}
+
+static void
+blk_retry(void *arg)
+{
+	blk_submit(arg);
+}
+
+/* Submit (or resubmit after -ENOMEM) the task's bdev request. */
+static void
+blk_submit(struct blk_task *task)
+{
+	struct blk_queue *bq = task->bq;
+	struct blk_range *r;
+	int rc;
+
+	if (bq->ch == NULL) {
+		blk_complete(task, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	switch (task->op) {
+	case BLK_OP_READ:
+		rc = spur_bdev_readv_blocks(bq->desc, bq->ch, task->data_iov, task->data_iovcnt,
+					    task->offset_blocks, task->num_blocks, blk_io_done, task);
+		break;
+	case BLK_OP_WRITE:
+		rc = spur_bdev_writev_blocks(bq->desc, bq->ch, task->data_iov, task->data_iovcnt,
+					     task->offset_blocks, task->num_blocks, 0, blk_io_done,
+					     task);
+		break;
+	case BLK_OP_FLUSH:
+		rc = spur_bdev_flush_blocks(bq->desc, bq->ch, 0, atomic_load(&bq->bc->num_blocks),
+					    blk_io_done, task);
+		break;
+	case BLK_OP_DISCARD:
+		r = &task->ranges[task->range];
+		rc = spur_bdev_unmap_blocks(bq->desc, bq->ch, r->offset_blocks, r->num_blocks,
+					    blk_io_done, task);
+		break;
+	case BLK_OP_WRITE_ZEROES:
+		r = &task->ranges[task->range];
+		rc = spur_bdev_write_zeroes_blocks(bq->desc, bq->ch, r->offset_blocks,
+						   r->num_blocks, r->flags, blk_io_done, task);
+		break;
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	if (rc == 0)
+		return;
+	if (rc == -ENOMEM) {
+		task->wait.bdev = bq->bc->bdev;
+		task->wait.cb_fn = blk_retry;
+		task->wait.cb_arg = task;
+		if (spur_bdev_queue_io_wait(bq->bc->bdev, bq->ch, &task->wait) == 0)
+			return;
+	}
+	SPUR_DEBUGLOG(VHOST_BLK_LOG, "queue %u id %u: submit failed: %s\n", bq->q->index,
+		      task->elem.id, strerror(-rc));
+	blk_complete(task, rc == -ENOTSUP ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR);
+}
+
+/* ---- parsing ------------------------------------------------------------------- */
+
+/* IN / OUT: check the range, then submit. */
+static void
+blk_rw(struct blk_task *task, uint64_t sector, uint64_t len)
+{
+	struct vhost_blk_ctrlr *bc = task->bq->bc;
+	uint64_t cap = atomic_load(&bc->num_blocks);
+
+	if (len == 0) {
+		blk_complete(task, VIRTIO_BLK_S_OK);
+		return;
+	}
+	if (len % bc->block_size != 0 || sector % bc->sectors_per_block != 0) {
+		SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s: misaligned request sector %lu len %lu\n",
+			      bc->ctrlr->name, (unsigned long)sector, (unsigned long)len);
+		blk_complete(task, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	task->offset_blocks = sector / bc->sectors_per_block;
+	task->num_blocks = len / bc->block_size;
+	if (task->offset_blocks > cap || task->num_blocks > cap - task->offset_blocks) {
+		SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s: request beyond capacity: sector %lu len %lu\n",
+			      bc->ctrlr->name, (unsigned long)sector, (unsigned long)len);
+		blk_complete(task, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	blk_submit(task);
+}
+
+/*
+ * DISCARD / WRITE_ZEROES: segments follow the header in the readable part.
+ * Returns a virtio status to answer at once, or VIRTIO_BLK_S_OK to submit.
+ */
+static uint8_t
+blk_parse_ranges(struct blk_task *task, bool discard, uint64_t data_len)
+{
+	struct vhost_blk_ctrlr *bc = task->bq->bc;
+	uint64_t cap_sectors = atomic_load(&bc->num_blocks) * bc->sectors_per_block;
+	uint64_t max_blocks = discard ? bc->max_unmap_blocks : bc->max_write_zeroes_blocks;
+	uint64_t max_sectors = max_blocks * bc->sectors_per_block;
+	uint32_t n;
+
+	if (max_sectors == 0 || max_sectors > VHOST_BLK_MAX_DWZ_SECTORS)
+		max_sectors = VHOST_BLK_MAX_DWZ_SECTORS;
+	if (data_len == 0 || data_len % DWZ_SIZE != 0)
+		return VIRTIO_BLK_S_IOERR;
+	if (data_len / DWZ_SIZE > VHOST_BLK_MAX_DWZ_SEG)
+		return VIRTIO_BLK_S_UNSUPP;
+	n = (uint32_t)(data_len / DWZ_SIZE);
+	task->nranges = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct virtio_blk_discard_write_zeroes seg;
+		uint64_t sector;
+		uint32_t num, flags;
+
+		/* Copied once: the guest cannot change what was checked. */
+		iov_copy_out(task->elem.iov, task->elem.out_num, HDR_SIZE + (uint64_t)i * DWZ_SIZE,
+			     &seg, sizeof(seg));
+		sector = le64toh(seg.sector);
+		num = le32toh(seg.num_sectors);
+		flags = le32toh(seg.flags);
+		if (discard ? flags != 0 : (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0)
+			return VIRTIO_BLK_S_UNSUPP;
+		if (num > max_sectors || sector > cap_sectors || num > cap_sectors - sector ||
+		    sector % bc->sectors_per_block != 0 || num % bc->sectors_per_block != 0)
+			return VIRTIO_BLK_S_IOERR;
+		if (num == 0)
+			continue;
+		task->ranges[task->nranges++] = (struct blk_range){
+			.offset_blocks = sector / bc->sectors_per_block,
+			.num_blocks = num / bc->sectors_per_block,
+			.flags = (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ? SPUR_BDEV_IO_UNMAP_OK : 0,
+		};
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+static void
+blk_task_start(struct blk_task *task)
+{
+	struct vhost_blk_ctrlr *bc = task->bq->bc;
+	struct iovec *iov = task->elem.iov;
+	uint32_t out = task->elem.out_num, in = task->elem.in_num;
+	struct virtio_blk_outhdr hdr;
+	uint64_t out_len = 0, data_len;
+	uint32_t type, j, k;
+	uint64_t skip;
+	uint8_t st;
+
+	/* Status: the last byte of the writable part. */
+	for (j = out + in; j > out && iov[j - 1].iov_len == 0; j--)
+		;
+	if (j == out) {
+		if (!task->bq->warned_no_status)
+			SPUR_WARNLOG("%s queue %u: request %u has no writable status byte "
+				     "(returned empty; warned once per queue)\n", bc->ctrlr->name,
+				     task->bq->q->index, task->elem.id);
+		task->bq->warned_no_status = true;
+		blk_complete_unanswerable(task);
+		return;
+	}
+	j--;
+	task->status = (uint8_t *)iov[j].iov_base + iov[j].iov_len - 1;
+	iov[j].iov_len--;
+	task->data_iov = &iov[out];
+	task->data_iovcnt = (int)(j - out + (iov[j].iov_len > 0 ? 1 : 0));
+	task->used_len = 1;
+
+	/* Header: usually the whole first descriptor (copied once either way). */
+	if (spur_likely(out > 0 && iov[0].iov_len >= HDR_SIZE)) {
+		memcpy(&hdr, iov[0].iov_base, HDR_SIZE);
+	} else {
+		out_len = iov_len_sum(iov, out);
+		if (out_len < HDR_SIZE) {
+			SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s: request %u has a %lu-byte header\n",
+				      bc->ctrlr->name, task->elem.id, (unsigned long)out_len);
+			blk_complete(task, VIRTIO_BLK_S_IOERR);
+			return;
+		}
+		iov_copy_out(iov, out, 0, &hdr, HDR_SIZE);
+	}
+	type = le32toh(hdr.type);
+	if (type != VIRTIO_BLK_T_IN)
+		out_len = iov_len_sum(iov, out);
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		data_len = iov_len_sum(task->data_iov, (uint32_t)task->data_iovcnt);
+		task->op = BLK_OP_READ;
+		task->used_len = (uint32_t)data_len + 1;
+		blk_rw(task, le64toh(hdr.sector), data_len);
+		return;
+	case VIRTIO_BLK_T_OUT:
+		if (bc->readonly) {
+			blk_complete(task, VIRTIO_BLK_S_IOERR);
+			return;
+		}
+		/* Slice the data out of the readable part, after the header. */
+		for (k = 0, skip = HDR_SIZE; k < out && skip >= iov[k].iov_len; k++)
+			skip -= iov[k].iov_len;
+		if (k < out) {
+			iov[k].iov_base = (uint8_t *)iov[k].iov_base + skip;
+			iov[k].iov_len -= skip;
+		}
+		task->data_iov = &iov[k];
+		task->data_iovcnt = (int)(out - k);
+		task->op = BLK_OP_WRITE;
+		blk_rw(task, le64toh(hdr.sector), out_len - HDR_SIZE);
+		return;
+	case VIRTIO_BLK_T_FLUSH:
+		task->op = BLK_OP_FLUSH;
+		if (!bc->write_cache || !bc->can_flush) {
+			blk_complete(task, VIRTIO_BLK_S_OK);
+			return;
+		}
+		blk_submit(task);
+		return;
+	case VIRTIO_BLK_T_GET_ID:
+		task->used_len = 1 + iov_copy_in(task->data_iov, task->data_iovcnt, bc->id,
+						 VHOST_BLK_ID_LEN);
+		blk_complete(task, VIRTIO_BLK_S_OK);
+		return;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES: {
+		bool discard = type == VIRTIO_BLK_T_DISCARD;
+
+		if (bc->readonly) {
+			blk_complete(task, VIRTIO_BLK_S_IOERR);
+			return;
+		}
+		if (discard ? !bc->can_unmap : !bc->can_write_zeroes) {
+			blk_complete(task, VIRTIO_BLK_S_UNSUPP);
+			return;
+		}
+		st = blk_parse_ranges(task, discard, out_len - HDR_SIZE);
+		if (st != VIRTIO_BLK_S_OK || task->nranges == 0) {
+			blk_complete(task, st);
+			return;
+		}
+		task->op = discard ? BLK_OP_DISCARD : BLK_OP_WRITE_ZEROES;
+		task->range = 0;
+		blk_submit(task);
+		return;
+	}
+	default:
+		SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s: unsupported request type %u\n", bc->ctrlr->name,
+			      type);
+		blk_complete(task, VIRTIO_BLK_S_UNSUPP);
+		return;
+	}
+}
+
+static void
+blk_mark_broken(struct blk_queue *bq, const char *why, uint16_t id)
+{
+	bq->q->vq.broken = true;
+	bq->q->vq.broken_reason = why;
+	if (!bq->warned_broken)
+		SPUR_ERRLOG("%s queue %u: %s (id %u); queue stopped until the device is reset\n",
+			    bq->bc->ctrlr->name, bq->q->index, why, id);
+	bq->warned_broken = true;
+}
+
+/*
+ * A malformed chain: IOERR into its last writable byte if it has one. The
+ * virtq layer reports BAD chains with no iovecs (only id and ndescs are
+ * meaningful), so today this always returns the chain empty (length 0);
+ * the check stays in case a layout reports the part it could translate.
+ */
+static void
+blk_answer_bad(struct blk_queue *bq, struct virtq_elem *e, struct vhost_mem *mem)
+{
+	uint32_t len = 0;
+
+	if (e->in_num > 0 && (uint64_t)e->out_num + e->in_num <= e->iov_max) {
+		for (uint32_t j = e->out_num + e->in_num; j > e->out_num; j--) {
+			struct iovec *v = &e->iov[j - 1];
+
+			if (v->iov_len > 0) {
+				((uint8_t *)v->iov_base)[v->iov_len - 1] = VIRTIO_BLK_S_IOERR;
+				len = 1;
+				break;
+			}
+		}
+	}
+	SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s queue %u: malformed chain %u answered %s\n",
+		      bq->bc->ctrlr->name, bq->q->index, e->id, len ? "IOERR" : "empty");
+	virtq_push(&bq->q->vq, e, len);
+	vhost_queue_request_end(bq->q, mem);
+	bq->unflushed++;
+}
+
+/* Take the element in bq->spare (from pop or get_elem) as a request. */
+static void
+blk_handle(struct blk_queue *bq, enum virtq_pop_result r)
+{
+	struct virtq_elem *e = &bq->spare;
+	struct blk_task *task;
+	struct iovec *iov;
+	struct vhost_mem *mem;
+
+	if (e->id >= bq->size) {
+		blk_mark_broken(bq, "element id beyond the queue size", e->id);
+		return;
+	}
+	task = &bq->tasks[e->id];
+	if (task->in_use) {
+		blk_mark_broken(bq, "driver reused an id still in flight", e->id);
+		return;
+	}
+	mem = vhost_queue_request_begin(bq->q);
+	if (r == VIRTQ_POP_BAD) {
+		blk_answer_bad(bq, e, mem);
+		return;
+	}
+	/* Swap iovec arrays: the task takes the filled one, the spare gets the task's. */
+	iov = task->elem.iov;
+	task->elem = *e;
+	e->iov = iov;
+	task->in_use = true;
+	task->mem = mem;
+	bq->inflight++;
+	blk_task_start(task);
+}
+
+/* ---- queue operations ------------------------------------------------------------ */
+
+int
+vhost_blk_queue_start(struct vhost_queue *q)
+{
+	struct vhost_blk_ctrlr *bc = vhost_blk_queue_ctrlr(q);
+	uint32_t size = q->vq.cfg.size != 0 ? q->vq.cfg.size : q->cfg.size;
+	struct blk_queue *bq;
+
+	if (bc == NULL || size == 0)
+		return -EINVAL;
+	bq = calloc(1, sizeof(*bq) + sizeof(struct blk_task) * size);
+	if (bq == NULL)
+		return -ENOMEM;
+	bq->iov_pool = calloc((size_t)(size + 1) * VHOST_BLK_IOV_MAX, sizeof(struct iovec));
+	if (bq->iov_pool == NULL) {
+		free(bq);
+		return -ENOMEM;
+	}
+	bq->q = q;
+	bq->bc = bc;
+	bq->size = size;
+	bq->thread = spur_get_thread();
+	for (uint32_t i = 0; i < size; i++) {
+		bq->tasks[i].bq = bq;
+		bq->tasks[i].elem.iov = bq->iov_pool + (size_t)i * VHOST_BLK_IOV_MAX;
+		bq->tasks[i].elem.iov_max = VHOST_BLK_IOV_MAX;
+	}
+	bq->spare.iov = bq->iov_pool + (size_t)size * VHOST_BLK_IOV_MAX;
+	bq->spare.iov_max = VHOST_BLK_IOV_MAX;
+	bq->ch = vhost_blk_get_channel(bc);
+	if (bq->ch == NULL && !atomic_load(&bc->removed)) {
+		SPUR_ERRLOG("%s queue %u: no I/O channel for bdev %s\n", bc->ctrlr->name, q->index,
+			    bc->bdev_name);
+		free(bq->iov_pool);
+		free(bq);
+		return -ENOMEM;
+	}
+	/* Stable while the channel is held (closed only after the last put). */
+	if (bq->ch != NULL)
+		bq->desc = bc->desc;
+	pthread_mutex_lock(&g_queues_lock);
+	TAILQ_INSERT_TAIL(&g_queues, bq, link);
+	pthread_mutex_unlock(&g_queues_lock);
+	q->backend_ctx = bq;
+	SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s queue %u started, size %u\n", bc->ctrlr->name, q->index,
+		      size);
+	return 0;
+}
+
+void
+vhost_blk_queue_stop(struct vhost_queue *q, void (*done)(struct vhost_queue *q))
+{
+	struct blk_queue *bq = q->backend_ctx;
+
+	if (bq == NULL) {
+		done(q);
+		return;
+	}
+	bq->stopping = true;
+	bq->stop_done = done;
+	if (bq->inflight != 0)
+		SPUR_DEBUGLOG(VHOST_BLK_LOG, "queue %u stopping, %u requests in flight\n",
+			      q->index, bq->inflight);
+	blk_flush(bq);
+	blk_check_stopped(bq);
+}
+
+int
+vhost_blk_queue_poll(struct vhost_queue *q)
+{
+	struct blk_queue *bq = q->backend_ctx;
+	int n = 0;
+	bool busy;
+
+	if (bq == NULL)
+		return SPUR_POLLER_IDLE;
+	if (!bq->stopping) {
+		bq->in_poll = true;
+		for (; n < POLL_BUDGET && !q->vq.broken; n++) {
+			enum virtq_pop_result r = virtq_pop(&q->vq, &bq->spare);
+
+			if (r == VIRTQ_POP_EMPTY)
+				break;
+			if (r == VIRTQ_POP_BROKEN) {
+				if (!bq->warned_broken)
+					SPUR_ERRLOG("%s queue %u: ring broken by the driver\n",
+						    bq->bc->ctrlr->name, q->index);
+				bq->warned_broken = true;
+				break;
+			}
+			blk_handle(bq, r);
+		}
+		bq->in_poll = false;
+	}
+	busy = n > 0;
+	if (bq->unflushed != 0 || virtq_signal_pending(&q->vq)) {
+		bq->unflushed = 0;
+		if (virtq_flush(&q->vq, spur_get_ticks()) > 0)
+			busy = true;
+		/* A signal held back by coalescing: keep polling until it is sent. */
+		if (virtq_signal_pending(&q->vq))
+			busy = true;
+	}
+	blk_release_channel_if_removed(bq);
+	return busy ? SPUR_POLLER_BUSY : SPUR_POLLER_IDLE;
+}
+
+void
+vhost_blk_queue_resubmit(struct vhost_queue *q, const uint16_t *ids, int count)
+{
+	struct blk_queue *bq = q->backend_ctx;
+
+	if (bq == NULL)
+		return;
+	bq->in_poll = true;
+	for (int i = 0; i < count && !q->vq.broken; i++) {
+		enum virtq_pop_result r = virtq_get_elem(&q->vq, ids[i], &bq->spare);
+
+		if (r == VIRTQ_POP_EMPTY || r == VIRTQ_POP_BROKEN) {
+			SPUR_ERRLOG("%s queue %u: in-flight request %u cannot be re-read\n",
+				    bq->bc->ctrlr->name, q->index, ids[i]);
+			continue;
+		}
+		blk_handle(bq, r);
+	}
+	bq->in_poll = false;
+	SPUR_NOTICELOG("%s queue %u: resubmitted %d requests left by the previous process\n",
+		       bq->bc->ctrlr->name, q->index, count);
+}
+
+/* ---- hot-remove nudge -------------------------------------------------------------- */
+
+static void
+blk_removed_on_thread(void *ctx)
+{
+	struct vhost_blk_ctrlr *bc = ctx;
+	struct spur_thread *self = spur_get_thread();
+	struct blk_queue *bq;
+
+	pthread_mutex_lock(&g_queues_lock);
+	TAILQ_FOREACH(bq, &g_queues, link) {
+		if (bq->bc == bc && bq->thread == self)
+			blk_release_channel_if_removed(bq);
+	}
+	pthread_mutex_unlock(&g_queues_lock);
+}
+
+static void
+blk_removed_done(void *ctx)
+{
+	vhost_blk_unref(ctx);
+}
+
+void
+vhost_blk_queues_removed(struct vhost_blk_ctrlr *bc)
+{
+	vhost_blk_ref(bc);
+	spur_for_each_thread(blk_removed_on_thread, bc, blk_removed_done);
+}

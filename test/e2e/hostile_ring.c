@@ -1,0 +1,991 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Hostile rings and virtio-blk requests on a started split queue (size
+ * HV_QSIZE), and the ring helpers of hostile_ring.h. Packed rings, unusual
+ * memory and ring lifecycles are in hostile_memring.c, the healthy mode in
+ * hostile_healthy.c.
+ *
+ * What spur does (lib/vhost/virtq_split.c, vhost_blk_io.c) and what each
+ * scenario asserts:
+ *  - a malformed chain whose head is valid (descriptor outside guest
+ *    memory or running past its end, zero length, a loop, longer than the
+ *    ring or the request iovec limit, a bad or nested indirect table, a
+ *    readable descriptor after a writable one) is returned in the used
+ *    ring with length 0 and nothing written (the status byte keeps the
+ *    0xff the driver put there), and the queue serves the next request;
+ *  - a well-formed chain that is a bad virtio-blk request is answered:
+ *    VIRTIO_BLK_S_IOERR (1) for a short header, a sector or a discard
+ *    segment beyond the capacity or a misaligned length, VIRTIO_BLK_S_UNSUPP
+ *    (2) for an unknown type or unsupported discard flags / segment
+ *    counts, used length 1; a request without a writable byte cannot be
+ *    answered and comes back empty (a warning is logged);
+ *  - impossible ring state (a head index >= ring size, the avail index
+ *    more than the ring size ahead of or behind the device's, a head
+ *    offered again while in flight) stops the queue: nothing more is
+ *    completed, GET_STATUS reports NEEDS_RESET (0x40), the SET_VRING_ERR
+ *    eventfd is signalled and "<ctrlr>: queue 0: ring broken (<why>)" is
+ *    logged; GET_VRING_BASE then clears it and a restarted ring serves
+ *    again, on the same connection.
+ *
+ * Descriptor use: the bad request is at head 0, the follow-up good read at
+ * head HV_GOOD_HEAD (descriptors 8..10), so both fit a 16-entry ring.
+ *
+ * Threading: single-threaded.
+ */
+#include "hostile_ring.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/vhost_types.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+/* ---- set-up ------------------------------------------------------------------------- */
+
+int
+hv_alloc_req(struct hv *h, struct hv_req *r)
+{
+	uint8_t *ctl = vfe_mem_alloc(&h->d, 64, 64, &r->hdr_gpa);
+
+	r->data = vfe_mem_alloc(&h->d, HV_DATA_SIZE, 4096, &r->data_gpa);
+	r->table = vfe_mem_alloc(&h->d, 16 * HV_TABLE_ENTRIES, 16, &r->table_gpa);
+	if (ctl == NULL || r->data == NULL || r->table == NULL)
+		return hv_fail(h, "guest memory too small");
+	r->hdr = (struct virtio_blk_outhdr *)ctl;
+	r->status = ctl + 32;
+	r->status_gpa = r->hdr_gpa + 32;
+	*r->status = HV_STATUS_UNTOUCHED;
+	return 0;
+}
+
+/* Send SET_VRING_NUM, BASE (0), ADDR, CALL, KICK, ENABLE for a locally set-up queue. */
+int
+hv_queue_msgs(struct hv *h, struct vfe_queue *q, bool addr)
+{
+	struct vhost_vring_state st = {.index = q->index, .num = q->size};
+	struct vhost_vring_addr a = {
+		.index = q->index,
+		.desc_user_addr = (uint64_t)(uintptr_t)q->desc,
+		.avail_user_addr = (uint64_t)(uintptr_t)q->avail,
+		.used_user_addr = (uint64_t)(uintptr_t)q->used,
+	};
+	uint64_t v = q->index;
+
+	if (hv_step(h, VFE_SET_VRING_NUM, &st, sizeof(st), NULL, 0) < 0)
+		return -1;
+	st.num = 0;
+	if (hv_step(h, VFE_SET_VRING_BASE, &st, sizeof(st), NULL, 0) < 0 ||
+	    (addr && hv_step(h, VFE_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) < 0) ||
+	    hv_step(h, VFE_SET_VRING_CALL, &v, sizeof(v), &q->call_fd, 1) < 0 ||
+	    hv_step(h, VFE_SET_VRING_KICK, &v, sizeof(v), &q->kick_fd, 1) < 0)
+		return -1;
+	st.num = 1;
+	if (hv_step(h, VFE_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0) < 0)
+		return -1;
+	q->enabled = true;
+	return 0;
+}
+
+/* Error eventfd (SET_VRING_ERR), request buffers, DRIVER_OK. */
+int
+hv_ring_finish_setup(struct hv *h, struct hv_ring *r)
+{
+	uint64_t v = 0, st = HV_STATUS_DRIVER_READY;
+
+	r->h = h;
+	r->q = &h->d.queues[0];
+	h->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (h->err_fd < 0)
+		return hv_fail(h, "eventfd: %s", strerror(errno));
+	if (hv_step(h, VFE_SET_VRING_ERR, &v, sizeof(v), &h->err_fd, 1) < 0)
+		return -1;
+	for (int i = 0; i < HV_NREQ; i++)
+		if (hv_alloc_req(h, &r->req[i]) < 0)
+			return -1;
+	return hv_step(h, VFE_SET_STATUS, &st, sizeof(st), NULL, 0);
+}
+
+/* A connection with mem_size bytes of guest memory, queue 0 started, request buffers. */
+int
+hv_ring_start_mem(struct hv *h, struct hv_ring *r, uint64_t features, uint64_t mem_size)
+{
+	bool packed;
+	int rc;
+
+	if (hv_open(h, HV_PF_DEFAULT) < 0 || hv_features(h, features) < 0)
+		return -1;
+	rc = vfe_mem_init(&h->d, mem_size, HV_GPA_BASE);
+	if (rc < 0)
+		return hv_fail(h, "guest memory: %s", strerror(-rc));
+	rc = vfe_set_mem_table(&h->d);
+	if (rc < 0)
+		return hv_fail(h, "SET_MEM_TABLE: %s (%s)", h->d.err, strerror(-rc));
+	packed = (h->d.features >> VIRTIO_F_RING_PACKED) & 1;
+	if (((features >> VIRTIO_F_RING_PACKED) & 1) && !packed)
+		return hv_fail(h, "the controller does not offer packed rings");
+	rc = vfe_queue_setup(&h->d, 0, HV_QSIZE, packed);
+	if (rc < 0)
+		return hv_fail(h, "queue set-up: %s (%s)", h->d.err, strerror(-rc));
+	return hv_ring_finish_setup(h, r);
+}
+
+int
+hv_ring_start(struct hv *h, struct hv_ring *r, uint64_t features)
+{
+	return hv_ring_start_mem(h, r, features, HV_MEM_SIZE);
+}
+
+/* ---- submitting and watching ---------------------------------------------------------- */
+
+void
+hv_go(struct hv_ring *r)
+{
+	vfe_publish(r->q);
+	vfe_kick(r->q);
+}
+
+/* Wait up to ms for a used entry. */
+bool
+hv_wait_used(struct hv_ring *r, uint16_t *id, uint32_t *len, uint32_t ms)
+{
+	uint64_t deadline = hv_now_ms() + ms;
+
+	for (;;) {
+		if (vfe_get_used(r->q, id, len))
+			return true;
+		if (hv_now_ms() >= deadline)
+			return false;
+		usleep(200);
+	}
+}
+
+void
+hv_set_hdr(struct hv_req *q, uint32_t type, uint64_t sector)
+{
+	q->hdr->type = type;
+	q->hdr->ioprio = 0;
+	q->hdr->sector = sector;
+	*q->status = HV_STATUS_UNTOUCHED;
+}
+
+struct vfe_buf
+hv_buf(uint64_t gpa, uint32_t len, bool write)
+{
+	return (struct vfe_buf){.gpa = gpa, .len = len, .write = write};
+}
+
+/* The usual three descriptors of a 4 KiB read of sector 8 at head..head+2. */
+void
+hv_add_read(struct hv_ring *r, struct hv_req *q, uint16_t head)
+{
+	struct vfe_buf b[3] = {hv_buf(q->hdr_gpa, 16, false), hv_buf(q->data_gpa, 4096, true),
+			       hv_buf(q->status_gpa, 1, true)};
+
+	hv_set_hdr(q, VIRTIO_BLK_T_IN, 8);
+	vfe_add_chain(r->q, head, b, 3);
+}
+
+/* A good read at head completes with OK and its full length. */
+int
+hv_serves(struct hv_ring *r, uint16_t head)
+{
+	struct hv_req *q = &r->req[1];
+	uint16_t id;
+	uint32_t len;
+
+	hv_add_read(r, q, head);
+	hv_go(r);
+	if (!hv_wait_used(r, &id, &len, HV_TIMEOUT_MS))
+		return hv_fail(r->h, "a good read after the attack never completed");
+	if (id != head || len != 4097 || *q->status != VIRTIO_BLK_S_OK)
+		return hv_fail(r->h, "a good read after the attack came back as id %u len %u "
+			       "status %u (expected id %u len 4097 status 0)", id, len, *q->status,
+			       head);
+	return 0;
+}
+
+/* The chain at head comes back empty, untouched; then the queue still serves. */
+int
+hv_expect_empty(struct hv_ring *r, uint16_t head)
+{
+	uint16_t id;
+	uint32_t len;
+
+	if (!hv_wait_used(r, &id, &len, HV_TIMEOUT_MS))
+		return hv_fail(r->h, "the malformed chain was never returned");
+	if (id != head || len != 0)
+		return hv_fail(r->h, "the malformed chain came back as id %u len %u (expected id "
+			       "%u len 0)", id, len, head);
+	if (*r->req[0].status != HV_STATUS_UNTOUCHED)
+		return hv_fail(r->h, "the backend wrote status %u into a malformed chain",
+			       *r->req[0].status);
+	if (hv_serves(r, HV_GOOD_HEAD) < 0)
+		return -1;
+	return hv_did(r->h, "returned the chain empty (used len 0, nothing written) and served "
+		      "the next request");
+}
+
+/* The request at head is answered with status and used length len; then more service. */
+int
+hv_expect_status(struct hv_ring *r, uint16_t head, uint8_t status, uint32_t want_len)
+{
+	uint16_t id;
+	uint32_t len;
+
+	if (!hv_wait_used(r, &id, &len, HV_TIMEOUT_MS))
+		return hv_fail(r->h, "the request was never answered");
+	if (id != head || len != want_len || *r->req[0].status != status)
+		return hv_fail(r->h, "the request came back as id %u len %u status %u (expected id "
+			       "%u len %u status %u)", id, len, *r->req[0].status, head, want_len,
+			       status);
+	if (hv_serves(r, HV_GOOD_HEAD) < 0)
+		return -1;
+	return hv_did(r->h, "answered status %u (%s), used len %u, and served the next request",
+		      status, status == VIRTIO_BLK_S_IOERR ? "IOERR" : "UNSUPP", want_len);
+}
+
+/* Wait up to ms for the error eventfd. */
+static bool
+err_signalled(struct hv *h, int ms)
+{
+	struct pollfd p = {.fd = h->err_fd, .events = POLLIN};
+	uint64_t v;
+
+	if (poll(&p, 1, ms) != 1)
+		return false;
+	return read(h->err_fd, &v, sizeof(v)) == sizeof(v) && v > 0;
+}
+
+/*
+ * The queue is broken: at most `allowed` completions (requests taken before
+ * the violation), none for a later good request, NEEDS_RESET, the error
+ * eventfd; then GET_VRING_BASE clears NEEDS_RESET and (split) a restarted
+ * ring serves again.
+ */
+int
+hv_expect_broken(struct hv_ring *r, int allowed)
+{
+	struct hv *h = r->h;
+	uint64_t deadline, status = 0;
+	uint32_t base, len;
+	int seen = 0;
+	uint16_t id;
+
+	while (hv_wait_used(r, &id, &len, HV_QUIET_MS))
+		if (++seen > allowed)
+			return hv_fail(h, "the ring kept working: id %u completed (len %u)", id,
+				       len);
+	hv_add_read(r, &r->req[1], HV_GOOD_HEAD);
+	hv_go(r);
+	if (hv_wait_used(r, &id, &len, HV_QUIET_MS))
+		return hv_fail(h, "the ring kept working: a later good read (id %u) completed", id);
+	deadline = hv_now_ms() + HV_TIMEOUT_MS;
+	do {
+		if (hv_get_status(h, &status) < 0)
+			return -1;
+		if (status & HV_STATUS_NEEDS_RESET)
+			break;
+		usleep(10000);
+	} while (hv_now_ms() < deadline);
+	if (!(status & HV_STATUS_NEEDS_RESET))
+		return hv_fail(h, "GET_STATUS answers 0x%llx, without NEEDS_RESET",
+			       (unsigned long long)status);
+	if (!err_signalled(h, HV_TIMEOUT_MS))
+		return hv_fail(h, "the SET_VRING_ERR eventfd was not signalled");
+	/* Recovery, as a driver reset does it: stop, restart from scratch. */
+	if (vfe_queue_stop(&h->d, 0, &base) < 0)
+		return hv_fail(h, "GET_VRING_BASE of the broken ring: %s", h->d.err);
+	if (hv_get_status(h, &status) < 0)
+		return -1;
+	if (status & HV_STATUS_NEEDS_RESET)
+		return hv_fail(h, "NEEDS_RESET still set after GET_VRING_BASE");
+	if (r->q->packed)
+		return hv_did(h, "stopped the ring (%d earlier completion(s), none after), "
+			      "GET_STATUS NEEDS_RESET, error eventfd signalled; GET_VRING_BASE "
+			      "(base 0x%x) cleared NEEDS_RESET", seen, base);
+	if (vfe_queue_restart(&h->d, 0) < 0)
+		return hv_fail(h, "restarting the ring: %s", h->d.err);
+	if (hv_serves(r, 0) < 0)
+		return -1;
+	return hv_did(h, "stopped the ring (%d earlier completion(s), none after), GET_STATUS "
+		      "NEEDS_RESET, error eventfd signalled; after GET_VRING_BASE (base %u) a "
+		      "restarted ring served again", seen, base);
+}
+
+/* ---- malformed chains ------------------------------------------------------------------ */
+
+/* hdr, data at (gpa, len, write), status: a read whose data descriptor is bad. */
+static int
+bad_data_desc(struct hv *h, uint64_t gpa, uint32_t len)
+{
+	struct hv_ring r;
+	struct hv_req *q;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	q = &r.req[0];
+	hv_set_hdr(q, VIRTIO_BLK_T_IN, 0);
+	struct vfe_buf b[3] = {hv_buf(q->hdr_gpa, 16, false), hv_buf(gpa, len, true),
+			       hv_buf(q->status_gpa, 1, true)};
+	vfe_add_chain(r.q, 0, b, 3);
+	hv_go(&r);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_desc_outside(struct hv *h)
+{
+	return bad_data_desc(h, 0x1000, 4096);
+}
+
+static int
+r_desc_outside_high(struct hv *h)
+{
+	return bad_data_desc(h, HV_MEM_END, 4096);
+}
+
+static int
+r_desc_past_end(struct hv *h)
+{
+	return bad_data_desc(h, HV_MEM_END - 8, 4096);
+}
+
+static int
+r_desc_addr_wrap(struct hv *h)
+{
+	return bad_data_desc(h, UINT64_MAX - 4095, 8192);
+}
+
+static int
+r_desc_huge_len(struct hv *h)
+{
+	return bad_data_desc(h, HV_GPA_BASE, UINT32_MAX);
+}
+
+static int
+r_desc_zero_len(struct hv *h)
+{
+	return bad_data_desc(h, HV_GPA_BASE + 4096, 0);
+}
+
+static int
+r_desc_loop(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	hv_set_hdr(&r.req[0], VIRTIO_BLK_T_IN, 0);
+	vfe_split_write_desc(r.q, 0, r.req[0].hdr_gpa, 16, HV_F_NEXT, 1);
+	vfe_split_write_desc(r.q, 1, r.req[0].data_gpa, 4096, HV_F_NEXT | HV_F_WRITE, 0);
+	vfe_split_offer(r.q, 0);
+	hv_go(&r);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_desc_self_loop(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	hv_set_hdr(&r.req[0], VIRTIO_BLK_T_IN, 0);
+	vfe_split_write_desc(r.q, 0, r.req[0].hdr_gpa, 16, HV_F_NEXT, 0);
+	vfe_split_offer(r.q, 0);
+	hv_go(&r);
+	return hv_expect_empty(&r, 0);
+}
+
+/* Every descriptor of the ring, the last one chaining back to the first. */
+static int
+r_chain_longer_than_ring(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	hv_set_hdr(&r.req[0], VIRTIO_BLK_T_OUT, 0);
+	for (uint16_t i = 0; i < HV_QSIZE; i++)
+		vfe_split_write_desc(r.q, i, r.req[0].data_gpa + 16u * i, 16, HV_F_NEXT,
+				     (uint16_t)((i + 1) % HV_QSIZE));
+	vfe_split_offer(r.q, 0);
+	hv_go(&r);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_chain_next_out_of_range(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	hv_set_hdr(&r.req[0], VIRTIO_BLK_T_IN, 0);
+	vfe_split_write_desc(r.q, 0, r.req[0].hdr_gpa, 16, HV_F_NEXT, HV_QSIZE);
+	vfe_split_offer(r.q, 0);
+	hv_go(&r);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_read_after_write(struct hv *h)
+{
+	struct hv_ring r;
+	struct hv_req *q;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	q = &r.req[0];
+	hv_set_hdr(q, VIRTIO_BLK_T_OUT, 0);
+	struct vfe_buf b[3] = {hv_buf(q->hdr_gpa, 16, false), hv_buf(q->status_gpa, 1, true),
+			       hv_buf(q->data_gpa, 4096, false)};
+	vfe_add_chain(r.q, 0, b, 3);
+	hv_go(&r);
+	return hv_expect_empty(&r, 0);
+}
+
+/* ---- indirect tables --------------------------------------------------------------- */
+
+/* Ring descriptor 0 = an indirect descriptor (addr, len, extra flags). */
+static void
+offer_indirect(struct hv_ring *r, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	vfe_split_write_desc(r->q, 0, addr, len, HV_F_INDIRECT | flags, next);
+	vfe_split_offer(r->q, 0);
+	hv_go(r);
+}
+
+/* A valid read's three entries in req 0's table. */
+static void
+fill_read_table(struct hv_req *q)
+{
+	hv_set_hdr(q, VIRTIO_BLK_T_IN, 0);
+	q->table[0] = (struct vring_desc){q->hdr_gpa, 16, HV_F_NEXT, 1};
+	q->table[1] = (struct vring_desc){q->data_gpa, 4096, HV_F_NEXT | HV_F_WRITE, 2};
+	q->table[2] = (struct vring_desc){q->status_gpa, 1, HV_F_WRITE, 0};
+}
+
+static int
+r_indirect_loop(struct hv *h)
+{
+	struct hv_ring r;
+	struct hv_req *q;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	q = &r.req[0];
+	fill_read_table(q);
+	q->table[1].next = 0;
+	offer_indirect(&r, q->table_gpa, 3 * 16, 0, 0);
+	return hv_expect_empty(&r, 0);
+}
+
+/* 200 entries: more than a request may have (iovec limit 160, seg_max 126). */
+static int
+r_indirect_too_long(struct hv *h)
+{
+	struct hv_ring r;
+	struct hv_req *q;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	q = &r.req[0];
+	hv_set_hdr(q, VIRTIO_BLK_T_OUT, 0);
+	q->table[0] = (struct vring_desc){q->hdr_gpa, 16, HV_F_NEXT, 1};
+	for (uint16_t i = 1; i < 199; i++)
+		q->table[i] = (struct vring_desc){q->data_gpa + 32u * i, 16, HV_F_NEXT,
+						  (uint16_t)(i + 1)};
+	q->table[199] = (struct vring_desc){q->status_gpa, 1, HV_F_WRITE, 0};
+	offer_indirect(&r, q->table_gpa, 200 * 16, 0, 0);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_indirect_bad_len(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	fill_read_table(&r.req[0]);
+	offer_indirect(&r, r.req[0].table_gpa, 24, 0, 0);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_indirect_zero_len(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	fill_read_table(&r.req[0]);
+	offer_indirect(&r, r.req[0].table_gpa, 0, 0, 0);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_indirect_nested(struct hv *h)
+{
+	struct hv_ring r;
+	struct hv_req *q;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	q = &r.req[0];
+	fill_read_table(q);
+	/* The outer table's only entry points at a second (valid) table. */
+	q->table[8] = (struct vring_desc){q->table_gpa, 3 * 16, HV_F_INDIRECT, 0};
+	offer_indirect(&r, q->table_gpa + 8 * 16, 16, 0, 0);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_indirect_with_next(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	fill_read_table(&r.req[0]);
+	vfe_split_write_desc(r.q, 1, r.req[0].status_gpa, 1, HV_F_WRITE, 0);
+	offer_indirect(&r, r.req[0].table_gpa, 3 * 16, HV_F_NEXT, 1);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_indirect_outside(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	offer_indirect(&r, HV_MEM_END, 3 * 16, 0, 0);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_indirect_past_end(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	offer_indirect(&r, HV_MEM_END - 16, 3 * 16, 0, 0);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_indirect_after_direct(struct hv *h)
+{
+	struct hv_ring r;
+	struct hv_req *q;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	q = &r.req[0];
+	fill_read_table(q);
+	vfe_split_write_desc(r.q, 0, q->hdr_gpa, 16, HV_F_NEXT, 1);
+	vfe_split_write_desc(r.q, 1, q->table_gpa + 16, 2 * 16, HV_F_INDIRECT, 0);
+	vfe_split_offer(r.q, 0);
+	hv_go(&r);
+	return hv_expect_empty(&r, 0);
+}
+
+static int
+r_indirect_not_negotiated(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES & ~(1ull << VIRTIO_RING_F_INDIRECT_DESC)) < 0)
+		return -1;
+	fill_read_table(&r.req[0]);
+	offer_indirect(&r, r.req[0].table_gpa, 3 * 16, 0, 0);
+	return hv_expect_empty(&r, 0);
+}
+
+/* ---- impossible ring state ---------------------------------------------------------- */
+
+static int
+r_head_out_of_range(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	vfe_split_offer(r.q, HV_QSIZE);
+	hv_go(&r);
+	return hv_expect_broken(&r, 0);
+}
+
+static int
+r_avail_idx_jump(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	hv_add_read(&r, &r.req[0], 0);
+	vfe_split_set_avail_idx(r.q, HV_QSIZE + 1);
+	vfe_kick(r.q);
+	return hv_expect_broken(&r, 0);
+}
+
+static int
+r_avail_idx_backwards(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	if (hv_serves(&r, 0) < 0)
+		return -1;
+	vfe_split_set_avail_idx(r.q, 0);
+	vfe_kick(r.q);
+	return hv_expect_broken(&r, 0);
+}
+
+static int
+r_head_twice(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	hv_add_read(&r, &r.req[0], 0);
+	vfe_split_offer(r.q, 0);
+	hv_go(&r);
+	/* The first copy was taken legitimately and may complete. */
+	return hv_expect_broken(&r, 1);
+}
+
+/* ---- virtio-blk requests ------------------------------------------------------------- */
+
+/*
+ * Chain req 0: header (hdr_len bytes, type, sector; from_end: capacity -
+ * sector), data (len, write), status.
+ */
+static int
+blk_request(struct hv *h, struct hv_ring *r, uint32_t hdr_len, uint32_t type, uint64_t sector,
+	    bool from_end, uint32_t data_len, bool data_write)
+{
+	struct hv_req *q = &r->req[0];
+	struct vfe_buf b[3];
+	int n = 0;
+
+	if (hv_ring_start(h, r, HV_RING_FEATURES) < 0)
+		return -1;
+	if (from_end)
+		sector = h->capacity - sector;
+	hv_set_hdr(q, type, sector);
+	if (hdr_len > 0)
+		b[n++] = hv_buf(q->hdr_gpa, hdr_len, false);
+	if (data_len > 0)
+		b[n++] = hv_buf(q->data_gpa, data_len, data_write);
+	b[n++] = hv_buf(q->status_gpa, 1, true);
+	vfe_add_chain(r->q, 0, b, n);
+	hv_go(r);
+	return 0;
+}
+
+static int
+r_blk_hdr_short(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (blk_request(h, &r, 8, VIRTIO_BLK_T_IN, 0, false, 4096, true) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int
+r_blk_status_only(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (blk_request(h, &r, 0, VIRTIO_BLK_T_IN, 0, false, 0, false) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int
+r_blk_no_status(struct hv *h)
+{
+	struct hv_ring r;
+	struct hv_req *q;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	q = &r.req[0];
+	hv_set_hdr(q, VIRTIO_BLK_T_OUT, 0);
+	struct vfe_buf b[2] = {hv_buf(q->hdr_gpa, 16, false), hv_buf(q->data_gpa, 4096, false)};
+	vfe_add_chain(r.q, 0, b, 2);
+	hv_go(&r);
+	if (hv_expect_empty(&r, 0) < 0)
+		return -1;
+	return hv_did(h, "returned the request without a status byte empty (used len 0) and "
+		      "served the next request");
+}
+
+static int
+r_blk_sector_beyond(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (blk_request(h, &r, 16, VIRTIO_BLK_T_IN, 0, true, 4096, true) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int
+r_blk_sector_cross_end(struct hv *h)
+{
+	struct hv_ring r;
+
+	/* One sector before the end: the 4 KiB run past it. */
+	if (blk_request(h, &r, 16, VIRTIO_BLK_T_IN, 1, true, 4096, true) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int
+r_blk_sector_overflow(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (blk_request(h, &r, 16, VIRTIO_BLK_T_IN, 0xfffffffffffffff8ull, false, 4096, true) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int
+r_blk_write_beyond(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (blk_request(h, &r, 16, VIRTIO_BLK_T_OUT, 0, true, 4096, false) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int
+r_blk_len_unaligned(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (blk_request(h, &r, 16, VIRTIO_BLK_T_IN, 0, false, 1000, true) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int
+r_blk_type_unknown(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (blk_request(h, &r, 16, 0x77, 0, false, 4096, true) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_UNSUPP, 1);
+}
+
+/* DISCARD / WRITE_ZEROES with n segments {sector, num, flags} (sector ~0: capacity). */
+static int
+dwz_request(struct hv *h, struct hv_ring *r, uint32_t type, uint64_t sector, uint32_t num,
+	    uint32_t flags, uint32_t nseg, uint32_t bytes)
+{
+	struct virtio_blk_discard_write_zeroes *seg;
+	struct hv_req *q = &r->req[0];
+
+	if (hv_ring_start(h, r, HV_RING_FEATURES) < 0)
+		return -1;
+	if (sector == UINT64_MAX)
+		sector = h->capacity;
+	seg = (struct virtio_blk_discard_write_zeroes *)q->data;
+	for (uint32_t i = 0; i < nseg; i++)
+		seg[i] = (struct virtio_blk_discard_write_zeroes){
+			.sector = sector, .num_sectors = num, .flags = flags};
+	hv_set_hdr(q, type, 0);
+	struct vfe_buf b[3] = {hv_buf(q->hdr_gpa, 16, false),
+			       hv_buf(q->data_gpa, bytes ? bytes : nseg * 16, false),
+			       hv_buf(q->status_gpa, 1, true)};
+	vfe_add_chain(r->q, 0, b, 3);
+	hv_go(r);
+	return 0;
+}
+
+static int
+r_blk_discard_beyond(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (dwz_request(h, &r, VIRTIO_BLK_T_DISCARD, UINT64_MAX, 8, 0, 1, 0) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int
+r_blk_discard_overflow(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (dwz_request(h, &r, VIRTIO_BLK_T_DISCARD, 0xfffffffffffffff8ull, 16, 0, 1, 0) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int
+r_blk_discard_flags(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (dwz_request(h, &r, VIRTIO_BLK_T_DISCARD, 0, 8, 1, 1, 0) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_UNSUPP, 1);
+}
+
+static int
+r_blk_discard_too_many(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (dwz_request(h, &r, VIRTIO_BLK_T_DISCARD, 0, 8, 0, 17, 0) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_UNSUPP, 1);
+}
+
+static int
+r_blk_discard_bad_len(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (dwz_request(h, &r, VIRTIO_BLK_T_DISCARD, 0, 8, 0, 2, 20) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int
+r_blk_write_zeroes_beyond(struct hv *h)
+{
+	struct hv_ring r;
+
+	if (dwz_request(h, &r, VIRTIO_BLK_T_WRITE_ZEROES, UINT64_MAX, 8, 0, 1, 0) < 0)
+		return -1;
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+/* ---- combinations and other entry points ------------------------------------------ */
+
+/* Four requests in one batch: a loop, a good read, an unknown type, a bad address. */
+static int
+r_mixed_batch(struct hv *h)
+{
+	struct hv_ring r;
+	struct hv_req *q;
+	bool seen[4] = {false};
+	uint16_t id;
+	uint32_t len;
+
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
+		return -1;
+	q = &r.req[0];
+	hv_set_hdr(q, VIRTIO_BLK_T_IN, 0);
+	vfe_split_write_desc(r.q, 0, q->hdr_gpa, 16, HV_F_NEXT, 1);
+	vfe_split_write_desc(r.q, 1, q->data_gpa, 4096, HV_F_NEXT | HV_F_WRITE, 0);
+	vfe_split_offer(r.q, 0);
+	hv_add_read(&r, &r.req[1], 4);
+	q = &r.req[2];
+	hv_set_hdr(q, 0x77, 0);
+	struct vfe_buf u[3] = {hv_buf(q->hdr_gpa, 16, false), hv_buf(q->data_gpa, 512, true),
+			       hv_buf(q->status_gpa, 1, true)};
+	vfe_add_chain(r.q, 8, u, 3);
+	q = &r.req[3];
+	hv_set_hdr(q, VIRTIO_BLK_T_IN, 0);
+	struct vfe_buf o[3] = {hv_buf(q->hdr_gpa, 16, false), hv_buf(HV_MEM_END, 512, true),
+			       hv_buf(q->status_gpa, 1, true)};
+	vfe_add_chain(r.q, 12, o, 3);
+	hv_go(&r);
+	for (int n = 0; n < 4; n++) {
+		if (!hv_wait_used(&r, &id, &len, HV_TIMEOUT_MS))
+			return hv_fail(h, "only %d of the 4 requests came back", n);
+		int k = id / 4;
+
+		if (id % 4 != 0 || k >= 4 || seen[k])
+			return hv_fail(h, "unexpected used id %u", id);
+		seen[k] = true;
+		uint8_t st = *r.req[k].status;
+		bool ok = (k == 0 && len == 0 && st == HV_STATUS_UNTOUCHED) ||
+			  (k == 1 && len == 4097 && st == VIRTIO_BLK_S_OK) ||
+			  (k == 2 && len == 1 && st == VIRTIO_BLK_S_UNSUPP) ||
+			  (k == 3 && len == 0 && st == HV_STATUS_UNTOUCHED);
+
+		if (!ok)
+			return hv_fail(h, "request %u came back with len %u status %u", id, len,
+				       st);
+	}
+	if (hv_serves(&r, HV_GOOD_HEAD + 1) < 0)
+		return -1;
+	return hv_did(h, "answered a mixed batch one by one (loop: empty, read: OK, unknown "
+		      "type: UNSUPP, bad address: empty) and kept serving");
+}
+
+/* ---- the table ---------------------------------------------------------------------- */
+
+const struct hv_scenario hv_ring_scenarios[] = {
+	HV_SCENARIO("desc-outside", NULL, r_desc_outside),
+	HV_SCENARIO("desc-outside-high", NULL, r_desc_outside_high),
+	HV_SCENARIO("desc-past-end", NULL, r_desc_past_end),
+	HV_SCENARIO("desc-addr-wrap", NULL, r_desc_addr_wrap),
+	HV_SCENARIO("desc-huge-len", NULL, r_desc_huge_len),
+	HV_SCENARIO("desc-zero-len", NULL, r_desc_zero_len),
+	HV_SCENARIO("desc-loop", NULL, r_desc_loop),
+	HV_SCENARIO("desc-self-loop", NULL, r_desc_self_loop),
+	HV_SCENARIO("chain-longer-than-ring", NULL, r_chain_longer_than_ring),
+	HV_SCENARIO("chain-next-out-of-range", NULL, r_chain_next_out_of_range),
+	HV_SCENARIO("read-after-write", NULL, r_read_after_write),
+	HV_SCENARIO("indirect-loop", NULL, r_indirect_loop),
+	HV_SCENARIO("indirect-too-long", NULL, r_indirect_too_long),
+	HV_SCENARIO("indirect-bad-len", NULL, r_indirect_bad_len),
+	HV_SCENARIO("indirect-zero-len", NULL, r_indirect_zero_len),
+	HV_SCENARIO("indirect-nested", NULL, r_indirect_nested),
+	HV_SCENARIO("indirect-with-next", NULL, r_indirect_with_next),
+	HV_SCENARIO("indirect-outside", NULL, r_indirect_outside),
+	HV_SCENARIO("indirect-past-end", NULL, r_indirect_past_end),
+	HV_SCENARIO("indirect-after-direct", NULL, r_indirect_after_direct),
+	HV_SCENARIO("indirect-not-negotiated", NULL, r_indirect_not_negotiated),
+	HV_SCENARIO("head-out-of-range", "queue 0: ring broken (head index out of range)",
+	            r_head_out_of_range),
+	HV_SCENARIO("avail-idx-jump",
+	            "queue 0: ring broken (avail index moved past the queue size)",
+	            r_avail_idx_jump),
+	HV_SCENARIO("avail-idx-backwards",
+	            "queue 0: ring broken (avail index moved past the queue size)",
+	            r_avail_idx_backwards),
+	HV_SCENARIO("head-twice", "queue 0: ring broken (head offered while already in flight)",
+	            r_head_twice),
+	HV_SCENARIO("blk-hdr-short", NULL, r_blk_hdr_short),
+	HV_SCENARIO("blk-status-only", NULL, r_blk_status_only),
+	HV_SCENARIO("blk-no-status", "queue 0: request 0 has no writable status byte",
+	            r_blk_no_status),
+	HV_SCENARIO("blk-sector-beyond", NULL, r_blk_sector_beyond),
+	HV_SCENARIO("blk-sector-cross-end", NULL, r_blk_sector_cross_end),
+	HV_SCENARIO("blk-sector-overflow", NULL, r_blk_sector_overflow),
+	HV_SCENARIO("blk-write-beyond", NULL, r_blk_write_beyond),
+	HV_SCENARIO("blk-len-unaligned", NULL, r_blk_len_unaligned),
+	HV_SCENARIO("blk-type-unknown", NULL, r_blk_type_unknown),
+	HV_SCENARIO("blk-discard-beyond", NULL, r_blk_discard_beyond),
+	HV_SCENARIO("blk-discard-overflow", NULL, r_blk_discard_overflow),
+	HV_SCENARIO("blk-discard-flags", NULL, r_blk_discard_flags),
+	HV_SCENARIO("blk-discard-too-many", NULL, r_blk_discard_too_many),
+	HV_SCENARIO("blk-discard-bad-len", NULL, r_blk_discard_bad_len),
+	HV_SCENARIO("blk-write-zeroes-beyond", NULL, r_blk_write_zeroes_beyond),
+	HV_SCENARIO("mixed-batch", NULL, r_mixed_batch),
+};
+const size_t hv_ring_count = sizeof(hv_ring_scenarios) / sizeof(hv_ring_scenarios[0]);
