@@ -374,7 +374,7 @@ test_rate_real_clock(void **state)
 		ut_fake.num_recs = 0;
 		ut_fake.next_pending = 0;
 	}
-	/* Stalls up to the backlog credit (20 slices) are made up for. */
+	/* Stalls up to the backlog credit (QOS_BACKLOG_SLICES) are made up for. */
 	if (spur_ticks_to_us(max_gap) < 10000) {
 		expect_rate(l[0].done + l[1].done, 50000);
 	} else {

@@ -32,7 +32,7 @@
 #include "spur/thread.h"
 
 #define UT_MAX_THREADS 4
-#define UT_MAX_RECS 4096
+#define UT_MAX_RECS 16384 /* > QoS backlog (250 slices) x the real-clock test's 50 per slice */
 #define UT_REC_IOVS 40
 #define UT_CTX_SIZE 96
 #define UT_NO_INLINE 1000
