@@ -111,6 +111,18 @@ scsi_task_bdev_ch(struct spur_scsi_task *task)
 }
 
 struct spur_io_channel *
+scsi_task_bdev_ch_or_busy(struct spur_scsi_task *task)
+{
+	struct spur_io_channel *bch = scsi_task_bdev_ch(task);
+
+	if (spur_unlikely(bch == NULL)) {
+		scsi_task_busy(task);
+		scsi_task_done(task);
+	}
+	return bch;
+}
+
+struct spur_io_channel *
 scsi_chan_bdev_ch(struct scsi_dev_channel *ch, struct spur_scsi_lun *lun)
 {
 	struct scsi_lun_ch *lc = &ch->luns[lun->id];

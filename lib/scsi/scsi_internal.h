@@ -238,6 +238,8 @@ int scsi_chan_poll(void *arg);
 struct scsi_dev_channel *scsi_task_chan(const struct spur_scsi_task *task);
 /* This thread's bdev channel for the task's LUN (lazily got), or NULL. */
 struct spur_io_channel *scsi_task_bdev_ch(struct spur_scsi_task *task);
+/* The same, or NULL after completing the task with BUSY (no channel). */
+struct spur_io_channel *scsi_task_bdev_ch_or_busy(struct spur_scsi_task *task);
 struct spur_io_channel *scsi_chan_bdev_ch(struct scsi_dev_channel *ch, struct spur_scsi_lun *lun);
 void scsi_lun_put_ref(struct scsi_dev_channel *ch, struct spur_scsi_lun *lun);
 void scsi_lun_get_ref(struct scsi_dev_channel *ch, struct spur_scsi_lun *lun);

@@ -125,14 +125,11 @@ static void
 read_submit(struct spur_scsi_task *task)
 {
 	struct spur_scsi_lun *lun = task->priv.lun;
-	struct spur_io_channel *bch = scsi_task_bdev_ch(task);
+	struct spur_io_channel *bch = scsi_task_bdev_ch_or_busy(task);
 	int rc;
 
-	if (bch == NULL) {
-		scsi_task_busy(task);
-		scsi_task_done(task);
+	if (bch == NULL)
 		return;
-	}
 	rc = spur_bdev_readv_blocks(lun->desc, bch, task->iovs, task->iovs ? task->iovcnt : 0,
 				    task->priv.lba, task->priv.num_blocks, read_done, task);
 	if (spur_likely(rc == 0)) {
@@ -213,14 +210,11 @@ static void
 write_submit(struct spur_scsi_task *task)
 {
 	struct spur_scsi_lun *lun = task->priv.lun;
-	struct spur_io_channel *bch = scsi_task_bdev_ch(task);
+	struct spur_io_channel *bch = scsi_task_bdev_ch_or_busy(task);
 	int rc;
 
-	if (bch == NULL) {
-		scsi_task_busy(task);
-		scsi_task_done(task);
+	if (bch == NULL)
 		return;
-	}
 	rc = spur_bdev_writev_blocks(lun->desc, bch, task->iovs, task->iovcnt, task->priv.lba,
 				     task->priv.num_blocks, write_flags(task), write_done, task);
 	if (spur_likely(rc == 0)) {
@@ -294,14 +288,11 @@ static void
 sync_submit(struct spur_scsi_task *task)
 {
 	struct spur_scsi_lun *lun = task->priv.lun;
-	struct spur_io_channel *bch = scsi_task_bdev_ch(task);
+	struct spur_io_channel *bch = scsi_task_bdev_ch_or_busy(task);
 	int rc;
 
-	if (bch == NULL) {
-		scsi_task_busy(task);
-		scsi_task_done(task);
+	if (bch == NULL)
 		return;
-	}
 	rc = spur_bdev_flush_blocks(lun->desc, bch, task->priv.lba, task->priv.num_blocks,
 				    sync_done, task);
 	if (rc == 0) {

@@ -139,12 +139,9 @@ caw_continue(struct spur_scsi_task *task)
 		task->priv.flags |= SCSI_TF_CAW_LOCK;
 		task->priv.step = CAW_READ;
 	}
-	bch = scsi_task_bdev_ch(task);
-	if (bch == NULL) {
-		scsi_task_busy(task);
-		scsi_task_done(task);
+	bch = scsi_task_bdev_ch_or_busy(task);
+	if (bch == NULL)
 		return;
-	}
 	if (task->priv.step == CAW_READ) {
 		rc = spur_bdev_read_blocks(lun->desc, bch, task->priv.scratch, task->priv.lba,
 					   task->priv.num_blocks, caw_io_done, task);
@@ -271,16 +268,13 @@ static void
 verify_continue(struct spur_scsi_task *task)
 {
 	struct spur_scsi_lun *lun = task->priv.lun;
-	struct spur_io_channel *bch = scsi_task_bdev_ch(task);
+	struct spur_io_channel *bch = scsi_task_bdev_ch_or_busy(task);
 	uint64_t chunk = SPUR_MIN(task->priv.num_blocks - task->priv.done_blocks,
 				  (uint64_t)scsi_sbc_buf_blocks(lun));
 	int rc;
 
-	if (bch == NULL) {
-		scsi_task_busy(task);
-		scsi_task_done(task);
+	if (bch == NULL)
 		return;
-	}
 	rc = spur_bdev_read_blocks(lun->desc, bch, task->priv.scratch,
 				   task->priv.lba + task->priv.done_blocks, chunk, verify_read_done,
 				   task);

@@ -104,12 +104,9 @@ unmap_next(struct spur_scsi_task *task)
 		scsi_task_done(task);
 		return;
 	}
-	bch = scsi_task_bdev_ch(task);
-	if (bch == NULL) {
-		scsi_task_busy(task);
-		scsi_task_done(task);
+	bch = scsi_task_bdev_ch_or_busy(task);
+	if (bch == NULL)
 		return;
-	}
 	list += 8 + task->priv.idx * UNMAP_DESC_LEN;
 	rc = spur_bdev_unmap_blocks(lun->desc, bch, scsi_get_be64(list), scsi_get_be32(&list[8]),
 				    unmap_done, task);
@@ -206,15 +203,12 @@ static void
 ws_continue(struct spur_scsi_task *task)
 {
 	struct spur_scsi_lun *lun = task->priv.lun;
-	struct spur_io_channel *bch = scsi_task_bdev_ch(task);
+	struct spur_io_channel *bch = scsi_task_bdev_ch_or_busy(task);
 	uint64_t chunk;
 	int rc;
 
-	if (bch == NULL) {
-		scsi_task_busy(task);
-		scsi_task_done(task);
+	if (bch == NULL)
 		return;
-	}
 	switch (task->priv.step) {
 	case WS_ZEROES:
 		rc = spur_bdev_write_zeroes_blocks(lun->desc, bch, task->priv.lba,

@@ -309,14 +309,11 @@ static void
 stop_flush(struct spur_scsi_task *task)
 {
 	struct spur_scsi_lun *lun = task->priv.lun;
-	struct spur_io_channel *bch = scsi_task_bdev_ch(task);
+	struct spur_io_channel *bch = scsi_task_bdev_ch_or_busy(task);
 	int rc;
 
-	if (bch == NULL) {
-		scsi_task_busy(task);
-		scsi_task_done(task);
+	if (bch == NULL)
 		return;
-	}
 	rc = spur_bdev_flush_blocks(lun->desc, bch, 0, spur_bdev_get_num_blocks(lun->bdev),
 				    stop_flush_done, task);
 	if (rc == -ENOMEM) {
