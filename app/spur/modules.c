@@ -24,7 +24,7 @@
 static const char *const g_log_components[] = {
 	"app", "config", "rpc", "thread", "bdev",
 	"bdev_malloc", "bdev_null", "bdev_passthru", "bdev_delay", "bdev_error",
-	"bdev_uring", "bdev_aio", "vhost", "vhost_blk",
+	"bdev_uring", "bdev_aio", "vhost", "vhost_blk", "vhost_scsi",
 };
 
 void
@@ -46,4 +46,5 @@ spur_register_everything(void)
 	spur_bdev_module_register(&spur_bdev_aio_module);
 	spur_subsystem_register(&spur_bdev_subsystem);
 	spur_subsystem_register(&spur_vhost_blk_subsystem);
+	spur_subsystem_register(&spur_vhost_scsi_subsystem);
 }

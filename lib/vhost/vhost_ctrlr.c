@@ -51,6 +51,7 @@
 /* Safety-net period of the socket pollers (their fds wake them at once). */
 #define SOCKET_POLL_PERIOD_US 100000
 #define TEARDOWN_RETRY_US 10000
+#define VHOST_DEFAULT_IOPS_THRESHOLD 60000u
 
 struct ctrlr_impl {
 	struct vhost_ctrlr c;
@@ -347,6 +348,12 @@ vhost_ctrlr_create(const char *name, const struct spur_cpuset *cpumask,
 		return -ENOMEM;
 	}
 	ci->c.listen_fd = -1;
+	/*
+	 * SPDK's default threshold; coalescing stays off (delay 0). Never 0, so
+	 * the current setting is always one vhost_controller_set_coalescing
+	 * accepts (a failed configuration load restores it with that call).
+	 */
+	ci->c.coalesce_iops_threshold = VHOST_DEFAULT_IOPS_THRESHOLD;
 	ci->thread = spur_get_thread();
 	ci->c.ops = ops;
 	ci->c.backend_ctx = backend_ctx;

@@ -552,9 +552,21 @@ static void
 pg_set_call(void *ctx)
 {
 	struct vhost_session_queue *sq = ctx;
+	uint64_t one = 1;
 
 	/* Signals from now on go to the new fd; the old one is closed after the ack. */
 	sq->q.vq.call_fd = sq->new_call_fd;
+	/*
+	 * The frontend does not wait for this message: QEMU's vhost-user-scsi
+	 * enables the rings with its masked notifier as call fd, then swaps in
+	 * the guest's, while the guest already sends requests; a completion
+	 * signalled on the old fd in between is read by nobody. Signal the new
+	 * fd once: a spurious interrupt costs the driver one look at its used
+	 * ring, a lost one can hang it.
+	 */
+	if (sq->new_call_fd >= 0 && write(sq->new_call_fd, &one, sizeof(one)) < 0) {
+		/* Saturated: the driver is signalled already. */
+	}
 	sq->op_rc = 0;
 	pg_ack(sq);
 }

@@ -14,7 +14,7 @@ set -eu
 CACHE_ROOT=${SPUR_CACHE_DIR:-/var/cache/spur-test}
 HERE=$(cd "$(dirname "$0")" && pwd)
 MODULES="virtio_pci virtio_blk virtio_scsi sd_mod sg virtio_net nvme_tcp nvme_fabrics"
-TOOLS="fio sg_inq sg_readcap sg_luns sg_unmap sg_sync sg_write_same sg_vpd blkdiscard blockdev"
+TOOLS="fio sg_inq sg_readcap sg_luns sg_unmap sg_sync sg_write_same sg_vpd sg_reset blkdiscard blockdev"
 
 resolve_kernel() {
 	apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'

@@ -1,0 +1,894 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * virtio-scsi request queues (index >= 2) and the control queue (index 0):
+ * per-queue slot pools, request parsing, submission to the SCSI layer
+ * (lib/scsi), completion back to the ring, and task management.
+ *
+ * A started queue has a struct scsi_queue (q->backend_ctx) on its
+ * poll-group thread: one slot per ring entry, indexed by the element id,
+ * each with its iovec array and an embedded spur_scsi_task (and
+ * spur_scsi_mgmt_task, used on the control queue), so the data path never
+ * allocates. As in vhost_blk_io.c, virtq_pop fills a spare element whose
+ * iovec array is swapped with the slot's once the id is known.
+ *
+ * A command request (virtio 1.x, cdb_size 32, sense_size 96): the first 51
+ * readable bytes are virtio_scsi_cmd_req (copied out, they may span
+ * iovecs), the readable bytes after it are data-out; the first 108
+ * writable bytes receive virtio_scsi_cmd_resp, the writable bytes after it
+ * are data-in. The data iovecs are sliced in place and handed to the SCSI
+ * layer, which moves data between them and the bdev directly (zero copy).
+ * Checks before the layer sees anything: a response area of 108 bytes
+ * (else the chain is returned empty), a full header (else FAILURE), the
+ * LUN address: byte 0 = 1, byte 1 = a target that exists, bytes 2-7 a
+ * single-level SAM LUN (else BAD_TARGET), and data in one direction only
+ * (VIRTIO_SCSI_F_INOUT is not offered; else FAILURE). CDB validation,
+ * missing LUNs, unit attentions and the command itself are the layer's.
+ * The completion copies status, sense (up to sense_size), the residual of
+ * the data buffer, and maps a task aborted by a LUN or I_T nexus reset to
+ * VIRTIO_SCSI_S_RESET (Linux retries it), one aborted otherwise to
+ * VIRTIO_SCSI_S_ABORTED, and a command that implied more data than the
+ * buffers hold to VIRTIO_SCSI_S_OVERRUN (the spec's rules).
+ *
+ * The control queue answers task management (ABORT TASK, ABORT TASK SET,
+ * CLEAR TASK SET, LOGICAL UNIT RESET, I_T NEXUS RESET through the layer's
+ * task management; CLEAR ACA and QUERY TASK (SET) are rejected) once the
+ * function took effect, and asynchronous-notification query / subscribe
+ * with event_actual 0 (no such event is supported). Ordering for the
+ * guest: a task the layer aborts is published (flushed) from its own
+ * queue at once, and the layer runs the TMF callback only after every
+ * aborted task completed, so the guest finds the aborted requests in the
+ * used rings before it sees the TMF response.
+ *
+ * Targets: a queue holds a channel of a target's SCSI device from its
+ * first request to that target until the target leaves ACTIVE and the
+ * queue has no task on it (vhost_scsi_target_acquire / release); requests
+ * for a target that is not ACTIVE get BAD_TARGET.
+ *
+ * Slot life: free -> (pop) in use -> (layer submit) -> (layer callback) ->
+ * response written, pushed, task put, free. Pushed entries are published at
+ * the end of each queue_poll run (completions between runs wait for the
+ * next one, in the same reactor iteration or the next), except aborted
+ * tasks and TMF responses, which are flushed at once. A stopping queue
+ * flushes at once and calls the stop callback when its last slot is free.
+ *
+ * Threads: everything here runs on the queue's poll-group thread, except
+ * the removal nudge, which the app thread sends to every thread and which
+ * acts only on queues of the thread it runs on. g_queues (all started
+ * scsi request and control queues) is locked only by start, stop and that
+ * nudge.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "spur/log.h"
+#include "vhost_scsi_internal.h"
+
+#define POLL_BUDGET 64
+#define REQ_SIZE ((uint32_t)sizeof(struct virtio_scsi_cmd_req))   /* 51 */
+#define RESP_SIZE ((uint32_t)sizeof(struct virtio_scsi_cmd_resp)) /* 108 */
+#define RESP_IOV_MAX 4u
+/* The spec's TMF "function complete" (Linux's header has no name for it). */
+#define VIRTIO_SCSI_S_FUNCTION_COMPLETE 0
+
+struct scsi_queue;
+
+struct scsi_slot {
+	struct spur_scsi_task task;          /* request queues */
+	struct spur_scsi_mgmt_task mgmt;     /* control queue: TMF */
+	struct scsi_queue *sq;
+	struct virtq_elem elem;              /* elem.iov: this slot's array */
+	struct vhost_mem *mem;               /* table the iovecs point into */
+	struct iovec resp_iov[RESP_IOV_MAX]; /* where the 108-byte response goes */
+	uint32_t resp_iovcnt;
+	uint8_t target;
+	bool in_use;
+	bool holds_target;                   /* counted in sq->tgt[target].inflight */
+	bool counts_reset;                   /* TMF counted in the target's resets */
+};
+
+/* This queue's use of one target slot. */
+struct scsi_qtarget {
+	struct spur_scsi_dev *dev;
+	struct spur_io_channel *ch;          /* NULL: no hold */
+	uint32_t inflight;                   /* slots of this queue on the target */
+};
+
+struct scsi_queue {
+	struct vhost_queue *q;
+	struct vhost_scsi_ctrlr *sc;
+	struct spur_thread *thread;
+	uint32_t size;
+	uint32_t inflight;                   /* slots in use */
+	uint32_t unflushed;                  /* pushed since the last flush */
+	bool ctrl;                           /* the control queue */
+	bool in_poll;
+	bool stopping;
+	bool warned_broken;
+	bool warned_short;
+	void (*stop_done)(struct vhost_queue *q);
+	struct scsi_qtarget tgt[VHOST_SCSI_MAX_TARGETS];
+	struct virtq_elem spare;
+	struct iovec *iov_pool;
+	TAILQ_ENTRY(scsi_queue) link;
+	struct scsi_slot slots[];
+};
+
+static pthread_mutex_t g_queues_lock = PTHREAD_MUTEX_INITIALIZER;
+static TAILQ_HEAD(, scsi_queue) g_queues = TAILQ_HEAD_INITIALIZER(g_queues);
+
+/* ---- iovec helpers ------------------------------------------------------------- */
+
+static uint64_t
+iov_len_sum(const struct iovec *iov, uint32_t cnt)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < cnt; i++)
+		sum += iov[i].iov_len;
+	return sum;
+}
+
+/* Copy up to len bytes from the start of iov into dst; returns bytes copied. */
+static uint32_t
+iov_copy_out(const struct iovec *iov, uint32_t cnt, void *dst, uint32_t len)
+{
+	uint32_t done = 0;
+
+	for (uint32_t i = 0; i < cnt && done < len; i++) {
+		uint64_t n = SPUR_MIN((uint64_t)iov[i].iov_len, (uint64_t)(len - done));
+
+		memcpy((uint8_t *)dst + done, iov[i].iov_base, n);
+		done += (uint32_t)n;
+	}
+	return done;
+}
+
+static uint32_t
+iov_copy_in(const struct iovec *iov, uint32_t cnt, const void *src, uint32_t len)
+{
+	uint32_t done = 0;
+
+	for (uint32_t i = 0; i < cnt && done < len; i++) {
+		uint64_t n = SPUR_MIN((uint64_t)iov[i].iov_len, (uint64_t)(len - done));
+
+		memcpy(iov[i].iov_base, (const uint8_t *)src + done, n);
+		done += (uint32_t)n;
+	}
+	return done;
+}
+
+/*
+ * Drop the first skip bytes of iov[0..cnt) in place; returns the index of
+ * the first iovec left (== cnt when nothing is left).
+ */
+static uint32_t
+iov_skip(struct iovec *iov, uint32_t cnt, uint64_t skip)
+{
+	uint32_t k;
+
+	for (k = 0; k < cnt && skip >= iov[k].iov_len; k++)
+		skip -= iov[k].iov_len;
+	if (k < cnt) {
+		iov[k].iov_base = (uint8_t *)iov[k].iov_base + skip;
+		iov[k].iov_len -= skip;
+	}
+	return k;
+}
+
+/* ---- LUN addressing ---------------------------------------------------------------- */
+
+/*
+ * virtio-scsi LUN field: byte 0 = 1, byte 1 = target, bytes 2-7 a SAM LUN
+ * (single level, flat or peripheral). Returns the target slot or NULL,
+ * and the LUN id in *lun_id.
+ */
+static struct vhost_scsi_target *
+parse_lun(struct vhost_scsi_ctrlr *sc, const uint8_t lun[8], uint16_t *lun_id)
+{
+	uint8_t sam[8] = {lun[2], lun[3], lun[4], lun[5], lun[6], lun[7], 0, 0};
+	int id;
+
+	if (lun[0] != 1 || lun[1] >= VHOST_SCSI_MAX_TARGETS)
+		return NULL;
+	id = spur_scsi_lun_id_decode(sam);
+	if (id < 0)
+		return NULL;
+	*lun_id = (uint16_t)id;
+	return &sc->targets[lun[1]];
+}
+
+/* ---- targets held by a queue ---------------------------------------------------------- */
+
+static struct scsi_qtarget *
+qtarget_get(struct scsi_queue *sq, uint8_t t)
+{
+	struct scsi_qtarget *qt = &sq->tgt[t];
+	struct vhost_scsi_target *target = &sq->sc->targets[t];
+
+	if (qt->ch != NULL)
+		return vhost_scsi_target_active(target) ? qt : NULL;
+	qt->dev = vhost_scsi_target_acquire(target, &qt->ch);
+	return qt->dev != NULL ? qt : NULL;
+}
+
+/* Release holds of targets that left ACTIVE and have no task of this queue. */
+static void
+release_idle_targets(struct scsi_queue *sq, bool all)
+{
+	for (uint32_t t = 0; t < VHOST_SCSI_MAX_TARGETS; t++) {
+		struct scsi_qtarget *qt = &sq->tgt[t];
+
+		if (qt->ch == NULL || qt->inflight != 0)
+			continue;
+		if (!all && vhost_scsi_target_active(&sq->sc->targets[t]))
+			continue;
+		vhost_scsi_target_release(&sq->sc->targets[t], qt->ch);
+		qt->ch = NULL;
+		qt->dev = NULL;
+	}
+}
+
+/* ---- completion ------------------------------------------------------------------------ */
+
+static void
+sq_flush(struct scsi_queue *sq)
+{
+	sq->unflushed = 0;
+	virtq_flush(&sq->q->vq, spur_get_ticks());
+}
+
+static void
+sq_free(struct scsi_queue *sq)
+{
+	pthread_mutex_lock(&g_queues_lock);
+	TAILQ_REMOVE(&g_queues, sq, link);
+	pthread_mutex_unlock(&g_queues_lock);
+	release_idle_targets(sq, true);
+	vhost_scsi_unref(sq->sc);
+	free(sq->iov_pool);
+	free(sq);
+}
+
+/* A stopping queue whose last slot finished: flush, release, report. */
+static void
+sq_check_stopped(struct scsi_queue *sq)
+{
+	struct vhost_queue *q = sq->q;
+	void (*done)(struct vhost_queue *q) = sq->stop_done;
+
+	if (!sq->stopping || sq->inflight != 0)
+		return;
+	sq_flush(sq);
+	q->backend_ctx = NULL;
+	sq_free(sq);
+	SPUR_DEBUGLOG(VHOST_SCSI_LOG, "queue %u stopped\n", q->index);
+	done(q);
+}
+
+/* Outside queue_poll (layer callbacks), finish what poll would. */
+static void
+sq_after_completion(struct scsi_queue *sq)
+{
+	if (sq->in_poll)
+		return;
+	if (sq->stopping) {
+		sq_flush(sq);
+		sq_check_stopped(sq);
+		return;
+	}
+	if (atomic_load(&sq->sc->removing) != 0)
+		release_idle_targets(sq, false);
+}
+
+/* Push an answered slot with len bytes written; the slot (maybe the queue) is free after. */
+static void
+slot_push(struct scsi_slot *slot, uint32_t len, bool flush_now)
+{
+	struct scsi_queue *sq = slot->sq;
+	struct vhost_queue *q = sq->q;
+
+	virtq_push(&q->vq, &slot->elem, len);
+	slot->in_use = false;
+	if (slot->holds_target) {
+		sq->tgt[slot->target].inflight--;
+		slot->holds_target = false;
+	}
+	vhost_queue_request_end(q, slot->mem);
+	sq->inflight--;
+	sq->unflushed++;
+	if (flush_now)
+		sq_flush(sq);
+	sq_after_completion(sq);
+}
+
+/* Write a command response (local copy) into the slot's response area and push. */
+static void
+cmd_respond(struct scsi_slot *slot, const struct virtio_scsi_cmd_resp *resp, uint32_t data_in,
+	    bool flush_now)
+{
+	iov_copy_in(slot->resp_iov, slot->resp_iovcnt, resp, RESP_SIZE);
+	slot_push(slot, RESP_SIZE + data_in, flush_now);
+}
+
+/* Answer a command the layer never saw. resid: bytes of its data buffers. */
+static void
+cmd_fail(struct scsi_slot *slot, uint8_t response, uint64_t resid)
+{
+	struct virtio_scsi_cmd_resp resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.response = response;
+	resp.resid = htole32((uint32_t)SPUR_MIN(resid, (uint64_t)UINT32_MAX));
+	cmd_respond(slot, &resp, 0, false);
+}
+
+static void
+cmd_done(struct spur_scsi_task *task)
+{
+	struct scsi_slot *slot = spur_scsi_task_get_cb_arg(task);
+	struct virtio_scsi_cmd_resp resp;
+	uint32_t moved = SPUR_MIN(task->data_transferred, task->transfer_len);
+	bool aborted = task->response == SPUR_SCSI_TASK_ABORTED;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.resid = htole32(task->transfer_len - moved);
+	if (aborted) {
+		/*
+		 * The spec's distinction: cancelled by a reset (Linux retries it)
+		 * or by ABORT TASK (SET) / PREEMPT AND ABORT. The layer aborts
+		 * tasks only while the TMF runs, and the reset count was raised
+		 * before the TMF reached any thread.
+		 */
+		resp.response = atomic_load(&slot->sq->sc->targets[slot->target].resets) != 0
+				? VIRTIO_SCSI_S_RESET : VIRTIO_SCSI_S_ABORTED;
+	} else {
+		resp.status = task->status;
+		resp.response = (task->residual_flags & SPUR_SCSI_RESIDUAL_OVERFLOW) &&
+					task->status == SPUR_SCSI_STATUS_GOOD
+				? VIRTIO_SCSI_S_OVERRUN : VIRTIO_SCSI_S_OK;
+		if (task->sense_len > 0) {
+			uint32_t n = SPUR_MIN((uint32_t)task->sense_len,
+					      (uint32_t)SPUR_MIN(sizeof(task->sense),
+								 (size_t)VHOST_SCSI_SENSE_SIZE));
+
+			memcpy(resp.sense, task->sense, n);
+			resp.sense_len = htole32(n);
+		}
+	}
+	if (spur_unlikely(task->status != SPUR_SCSI_STATUS_GOOD || aborted))
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u id %u: opcode 0x%02x target %u: "
+			      "response %u status 0x%02x sense %02x/%02x/%02x\n",
+			      slot->sq->sc->ctrlr->name, slot->sq->q->index, slot->elem.id,
+			      task->cdb[0], slot->target, resp.response, task->status,
+			      task->sense_len > 2 ? task->sense[2] & 0xf : 0,
+			      task->sense_len > 12 ? task->sense[12] : 0,
+			      task->sense_len > 13 ? task->sense[13] : 0);
+	if (task->dir != SPUR_SCSI_DIR_FROM_DEV)
+		moved = 0;
+	spur_scsi_task_put(task);
+	/* Aborted: visible to the guest before the TMF that caused it is answered. */
+	cmd_respond(slot, &resp, moved, aborted);
+}
+
+/* ---- command requests -------------------------------------------------------------------- */
+
+/*
+ * Find the 108-byte response area at the start of the writable part: its
+ * iovecs go to slot->resp_iov; the writable iovecs are then sliced past it.
+ * Returns the index of the first data-in iovec, or UINT32_MAX when the
+ * area is too short or too fragmented.
+ */
+static uint32_t
+take_response_area(struct scsi_slot *slot)
+{
+	struct iovec *iov = slot->elem.iov;
+	uint32_t first = slot->elem.out_num, end = first + slot->elem.in_num;
+	uint32_t need = RESP_SIZE, n = 0, k;
+
+	if (slot->elem.in_len < RESP_SIZE)
+		return UINT32_MAX;
+	for (k = first; k < end && need > 0; k++) {
+		uint64_t take = SPUR_MIN((uint64_t)iov[k].iov_len, (uint64_t)need);
+
+		if (take == 0)
+			continue;
+		if (n == RESP_IOV_MAX)
+			return UINT32_MAX;
+		slot->resp_iov[n].iov_base = iov[k].iov_base;
+		slot->resp_iov[n].iov_len = take;
+		n++;
+		need -= (uint32_t)take;
+	}
+	slot->resp_iovcnt = n;
+	return first + iov_skip(&iov[first], end - first, RESP_SIZE);
+}
+
+static void
+cmd_start(struct scsi_slot *slot)
+{
+	struct scsi_queue *sq = slot->sq;
+	struct vhost_scsi_ctrlr *sc = sq->sc;
+	struct spur_scsi_task *task = &slot->task;
+	struct iovec *iov = slot->elem.iov;
+	uint32_t out = slot->elem.out_num, end = out + slot->elem.in_num;
+	struct virtio_scsi_cmd_req req;
+	struct vhost_scsi_target *target;
+	struct scsi_qtarget *qt;
+	uint64_t out_len, data_out, data_in;
+	uint32_t k_in, k_out;
+	uint16_t lun_id = 0;
+	int rc;
+
+	k_in = take_response_area(slot);
+	if (k_in == UINT32_MAX) {
+		if (!sq->warned_short)
+			SPUR_WARNLOG("%s queue %u: request %u has no room for the %u-byte response "
+				     "(returned empty; warned once per queue)\n", sc->ctrlr->name,
+				     sq->q->index, slot->elem.id, RESP_SIZE);
+		sq->warned_short = true;
+		slot_push(slot, 0, false);
+		return;
+	}
+	data_in = slot->elem.in_len - RESP_SIZE;
+	out_len = iov_len_sum(iov, out);
+	if (out_len < REQ_SIZE) {
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s: request %u has a %lu-byte header\n",
+			      sc->ctrlr->name, slot->elem.id, (unsigned long)out_len);
+		cmd_fail(slot, VIRTIO_SCSI_S_FAILURE, data_in);
+		return;
+	}
+	iov_copy_out(iov, out, &req, REQ_SIZE);
+	data_out = out_len - REQ_SIZE;
+	if (data_out != 0 && data_in != 0) {
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s: request %u moves data both ways (INOUT is not "
+			      "offered)\n", sc->ctrlr->name, slot->elem.id);
+		cmd_fail(slot, VIRTIO_SCSI_S_FAILURE, data_in + data_out);
+		return;
+	}
+	if (data_out > UINT32_MAX) {
+		cmd_fail(slot, VIRTIO_SCSI_S_OVERRUN, data_out);
+		return;
+	}
+	target = parse_lun(sc, req.lun, &lun_id);
+	qt = target != NULL ? qtarget_get(sq, target->num) : NULL;
+	if (qt == NULL) {
+		cmd_fail(slot, VIRTIO_SCSI_S_BAD_TARGET, data_in + data_out);
+		return;
+	}
+	slot->target = target->num;
+	slot->holds_target = true;
+	qt->inflight++;
+
+	memcpy(task->cdb, req.cdb, SPUR_MIN(sizeof(task->cdb), sizeof(req.cdb)));
+	task->lun_id = lun_id;
+	task->initiator = &sc->port;
+	task->tag = le64toh(req.tag);
+	if (data_in != 0) {
+		task->dir = SPUR_SCSI_DIR_FROM_DEV;
+		task->transfer_len = (uint32_t)data_in;
+		task->iovs = &iov[k_in];
+		task->iovcnt = (int)(end - k_in);
+	} else if (data_out != 0) {
+		k_out = iov_skip(iov, out, REQ_SIZE);
+		task->dir = SPUR_SCSI_DIR_TO_DEV;
+		task->transfer_len = (uint32_t)data_out;
+		task->iovs = &iov[k_out];
+		task->iovcnt = (int)(out - k_out);
+	} else {
+		task->dir = SPUR_SCSI_DIR_NONE;
+		task->transfer_len = 0;
+		task->iovs = NULL;
+		task->iovcnt = 0;
+	}
+	rc = spur_scsi_dev_queue_task(qt->dev, qt->ch, task);
+	if (spur_unlikely(rc != 0)) {
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u id %u: submit failed: %s\n",
+			      sc->ctrlr->name, sq->q->index, slot->elem.id, strerror(-rc));
+		cmd_fail(slot, rc == -ENODEV ? VIRTIO_SCSI_S_BAD_TARGET : VIRTIO_SCSI_S_FAILURE,
+			 data_in + data_out);
+	}
+}
+
+/* ---- control requests ---------------------------------------------------------------------- */
+
+/* Write len bytes at the start of the writable part and push. */
+static void
+ctrl_respond(struct scsi_slot *slot, const void *resp, uint32_t len)
+{
+	struct virtq_elem *e = &slot->elem;
+	uint32_t n = iov_copy_in(&e->iov[e->out_num], e->in_num, resp, len);
+
+	slot_push(slot, n, true);
+}
+
+static uint8_t
+tmf_vresponse(uint8_t response)
+{
+	switch (response) {
+	case SPUR_SCSI_TMF_FUNCTION_COMPLETE:
+		return VIRTIO_SCSI_S_FUNCTION_COMPLETE;
+	case SPUR_SCSI_TMF_FUNCTION_SUCCEEDED:
+		return VIRTIO_SCSI_S_FUNCTION_SUCCEEDED;
+	case SPUR_SCSI_TMF_FUNCTION_REJECTED:
+		return VIRTIO_SCSI_S_FUNCTION_REJECTED;
+	case SPUR_SCSI_TMF_INCORRECT_LUN:
+		return VIRTIO_SCSI_S_INCORRECT_LUN;
+	default:
+		return VIRTIO_SCSI_S_FAILURE;
+	}
+}
+
+static const char *
+tmf_name(enum spur_scsi_tmf function)
+{
+	switch (function) {
+	case SPUR_SCSI_TMF_ABORT_TASK:
+		return "ABORT TASK";
+	case SPUR_SCSI_TMF_ABORT_TASK_SET:
+		return "ABORT TASK SET";
+	case SPUR_SCSI_TMF_LUN_RESET:
+		return "LOGICAL UNIT RESET";
+	case SPUR_SCSI_TMF_TARGET_RESET:
+		return "I_T NEXUS RESET";
+	}
+	return "?";
+}
+
+static void
+tmf_done(struct spur_scsi_mgmt_task *mgmt)
+{
+	struct scsi_slot *slot = spur_scsi_mgmt_task_get_cb_arg(mgmt);
+	uint8_t r = tmf_vresponse(mgmt->response);
+
+	if (slot->counts_reset) {
+		atomic_fetch_sub(&slot->sq->sc->targets[slot->target].resets, 1);
+		slot->counts_reset = false;
+	}
+	SPUR_NOTICELOG("%s: %s on target %u LUN %u: response %u, %u task(s) aborted\n",
+		       slot->sq->sc->ctrlr->name, tmf_name(mgmt->function), slot->target,
+		       mgmt->lun_id, r, mgmt->aborted_count);
+	ctrl_respond(slot, &r, 1);
+}
+
+static void
+ctrl_tmf(struct scsi_slot *slot, uint64_t out_len)
+{
+	struct scsi_queue *sq = slot->sq;
+	struct virtio_scsi_ctrl_tmf_req req;
+	struct spur_scsi_mgmt_task *mgmt = &slot->mgmt;
+	struct vhost_scsi_target *target;
+	struct scsi_qtarget *qt;
+	uint16_t lun_id = 0;
+	uint8_t r;
+	int rc;
+
+	if (out_len < sizeof(req)) {
+		r = VIRTIO_SCSI_S_FAILURE;
+		ctrl_respond(slot, &r, 1);
+		return;
+	}
+	iov_copy_out(slot->elem.iov, slot->elem.out_num, &req, sizeof(req));
+	switch (le32toh(req.subtype)) {
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
+		mgmt->function = SPUR_SCSI_TMF_ABORT_TASK;
+		break;
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK_SET:
+	case VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET:
+		/* One initiator per device: clearing the task set aborts ours. */
+		mgmt->function = SPUR_SCSI_TMF_ABORT_TASK_SET;
+		break;
+	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
+		mgmt->function = SPUR_SCSI_TMF_LUN_RESET;
+		break;
+	case VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET:
+		/* Every task of our (only) nexus on every LUN of the target. */
+		mgmt->function = SPUR_SCSI_TMF_TARGET_RESET;
+		break;
+	default:
+		/* CLEAR ACA (no ACA), QUERY TASK (SET), unknown. */
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s: TMF subtype %u rejected\n", sq->sc->ctrlr->name,
+			      le32toh(req.subtype));
+		r = VIRTIO_SCSI_S_FUNCTION_REJECTED;
+		ctrl_respond(slot, &r, 1);
+		return;
+	}
+	target = parse_lun(sq->sc, req.lun, &lun_id);
+	qt = target != NULL ? qtarget_get(sq, target->num) : NULL;
+	if (qt == NULL) {
+		r = VIRTIO_SCSI_S_BAD_TARGET;
+		ctrl_respond(slot, &r, 1);
+		return;
+	}
+	slot->target = target->num;
+	slot->holds_target = true;
+	qt->inflight++;
+	mgmt->lun_id = lun_id;
+	mgmt->initiator = &sq->sc->port;
+	mgmt->abort_tag = le64toh(req.tag);
+	if (mgmt->function == SPUR_SCSI_TMF_LUN_RESET ||
+	    mgmt->function == SPUR_SCSI_TMF_TARGET_RESET) {
+		atomic_fetch_add(&target->resets, 1);
+		slot->counts_reset = true;
+	}
+	rc = spur_scsi_dev_queue_mgmt_task(qt->dev, qt->ch, mgmt);
+	if (rc != 0) {
+		if (slot->counts_reset) {
+			atomic_fetch_sub(&target->resets, 1);
+			slot->counts_reset = false;
+		}
+		SPUR_WARNLOG("%s: task management function on target %u failed: %s\n",
+			     sq->sc->ctrlr->name, target->num, strerror(-rc));
+		r = rc == -ENODEV ? VIRTIO_SCSI_S_BAD_TARGET : VIRTIO_SCSI_S_FAILURE;
+		ctrl_respond(slot, &r, 1);
+	}
+}
+
+static void
+ctrl_an(struct scsi_slot *slot, uint64_t out_len)
+{
+	struct virtio_scsi_ctrl_an_req req;
+	struct virtio_scsi_ctrl_an_resp resp;
+	struct vhost_scsi_target *target;
+	uint16_t lun_id;
+
+	memset(&resp, 0, sizeof(resp));
+	if (out_len < sizeof(req)) {
+		resp.response = VIRTIO_SCSI_S_FAILURE;
+	} else {
+		iov_copy_out(slot->elem.iov, slot->elem.out_num, &req, sizeof(req));
+		target = parse_lun(slot->sq->sc, req.lun, &lun_id);
+		/* No asynchronous notification is supported: event_actual stays 0. */
+		resp.response = target != NULL && vhost_scsi_target_active(target)
+				? VIRTIO_SCSI_S_OK : VIRTIO_SCSI_S_BAD_TARGET;
+	}
+	ctrl_respond(slot, &resp, sizeof(resp));
+}
+
+static void
+ctrl_start(struct scsi_slot *slot)
+{
+	struct virtq_elem *e = &slot->elem;
+	uint64_t out_len = iov_len_sum(e->iov, e->out_num);
+	uint32_t type;
+
+	if (out_len < sizeof(type) || e->in_len == 0) {
+		if (!slot->sq->warned_short)
+			SPUR_WARNLOG("%s control queue: request %u is too short to answer "
+				     "(returned empty; warned once per queue)\n",
+				     slot->sq->sc->ctrlr->name, e->id);
+		slot->sq->warned_short = true;
+		slot_push(slot, 0, true);
+		return;
+	}
+	iov_copy_out(e->iov, e->out_num, &type, sizeof(type));
+	switch (le32toh(type)) {
+	case VIRTIO_SCSI_T_TMF:
+		ctrl_tmf(slot, out_len);
+		return;
+	case VIRTIO_SCSI_T_AN_QUERY:
+	case VIRTIO_SCSI_T_AN_SUBSCRIBE:
+		ctrl_an(slot, out_len);
+		return;
+	default:
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s: unknown control request type %u\n",
+			      slot->sq->sc->ctrlr->name, le32toh(type));
+		slot_push(slot, 0, true);
+		return;
+	}
+}
+
+/* ---- taking requests ------------------------------------------------------------------------ */
+
+static void
+sq_mark_broken(struct scsi_queue *sq, const char *why, uint16_t id)
+{
+	sq->q->vq.broken = true;
+	sq->q->vq.broken_reason = why;
+	if (!sq->warned_broken)
+		SPUR_ERRLOG("%s queue %u: %s (id %u); queue stopped until the device is reset\n",
+			    sq->sc->ctrlr->name, sq->q->index, why, id);
+	sq->warned_broken = true;
+}
+
+/* Take the element in sq->spare (from pop or get_elem) as a request. */
+static void
+sq_handle(struct scsi_queue *sq, enum virtq_pop_result r)
+{
+	struct virtq_elem *e = &sq->spare;
+	struct scsi_slot *slot;
+	struct iovec *iov;
+	struct vhost_mem *mem;
+
+	if (e->id >= sq->size) {
+		sq_mark_broken(sq, "element id beyond the queue size", e->id);
+		return;
+	}
+	slot = &sq->slots[e->id];
+	if (slot->in_use) {
+		sq_mark_broken(sq, "driver reused an id still in flight", e->id);
+		return;
+	}
+	mem = vhost_queue_request_begin(sq->q);
+	if (r == VIRTQ_POP_BAD) {
+		/* No iovecs to answer in (see virtq.h): returned empty. */
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u: malformed chain %u returned empty\n",
+			      sq->sc->ctrlr->name, sq->q->index, e->id);
+		virtq_push(&sq->q->vq, e, 0);
+		vhost_queue_request_end(sq->q, mem);
+		sq->unflushed++;
+		return;
+	}
+	/* Swap iovec arrays: the slot takes the filled one, the spare gets the slot's. */
+	iov = slot->elem.iov;
+	slot->elem = *e;
+	e->iov = iov;
+	slot->in_use = true;
+	slot->holds_target = false;
+	slot->mem = mem;
+	sq->inflight++;
+	if (sq->ctrl)
+		ctrl_start(slot);
+	else
+		cmd_start(slot);
+}
+
+/* ---- queue operations ---------------------------------------------------------------------- */
+
+int
+vhost_scsi_rq_start(struct vhost_queue *q)
+{
+	struct vhost_scsi_ctrlr *sc = vhost_scsi_queue_ctrlr(q);
+	uint32_t size = q->vq.cfg.size != 0 ? q->vq.cfg.size : q->cfg.size;
+	struct scsi_queue *sq;
+
+	if (sc == NULL || size == 0)
+		return -EINVAL;
+	sq = calloc(1, sizeof(*sq) + sizeof(struct scsi_slot) * size);
+	if (sq == NULL)
+		return -ENOMEM;
+	sq->iov_pool = calloc((size_t)(size + 1) * VHOST_SCSI_IOV_MAX, sizeof(struct iovec));
+	if (sq->iov_pool == NULL) {
+		free(sq);
+		return -ENOMEM;
+	}
+	sq->q = q;
+	sq->sc = sc;
+	sq->size = size;
+	sq->ctrl = q->index == VHOST_SCSI_CTRLQ;
+	sq->thread = spur_get_thread();
+	for (uint32_t i = 0; i < size; i++) {
+		struct scsi_slot *slot = &sq->slots[i];
+
+		slot->sq = sq;
+		slot->elem.iov = sq->iov_pool + (size_t)i * VHOST_SCSI_IOV_MAX;
+		slot->elem.iov_max = VHOST_SCSI_IOV_MAX;
+		spur_scsi_task_construct(&slot->task, cmd_done, slot);
+		spur_scsi_mgmt_task_construct(&slot->mgmt, tmf_done, slot);
+	}
+	sq->spare.iov = sq->iov_pool + (size_t)size * VHOST_SCSI_IOV_MAX;
+	sq->spare.iov_max = VHOST_SCSI_IOV_MAX;
+	vhost_scsi_ref(sc);
+	pthread_mutex_lock(&g_queues_lock);
+	TAILQ_INSERT_TAIL(&g_queues, sq, link);
+	pthread_mutex_unlock(&g_queues_lock);
+	q->backend_ctx = sq;
+	SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s %s queue %u started, size %u\n", sc->ctrlr->name,
+		      sq->ctrl ? "control" : "request", q->index, size);
+	return 0;
+}
+
+void
+vhost_scsi_rq_stop(struct vhost_queue *q, void (*done)(struct vhost_queue *q))
+{
+	struct scsi_queue *sq = q->backend_ctx;
+
+	if (sq == NULL) {
+		done(q);
+		return;
+	}
+	sq->stopping = true;
+	sq->stop_done = done;
+	if (sq->inflight != 0)
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "queue %u stopping, %u requests in flight\n",
+			      q->index, sq->inflight);
+	sq_flush(sq);
+	sq_check_stopped(sq);
+}
+
+int
+vhost_scsi_rq_poll(struct vhost_queue *q)
+{
+	struct scsi_queue *sq = q->backend_ctx;
+	int n = 0;
+	bool busy;
+
+	if (sq == NULL)
+		return SPUR_POLLER_IDLE;
+	if (!sq->stopping) {
+		sq->in_poll = true;
+		for (; n < POLL_BUDGET && !q->vq.broken; n++) {
+			enum virtq_pop_result r = virtq_pop(&q->vq, &sq->spare);
+
+			if (r == VIRTQ_POP_EMPTY)
+				break;
+			if (r == VIRTQ_POP_BROKEN) {
+				if (!sq->warned_broken)
+					SPUR_ERRLOG("%s queue %u: ring broken by the driver\n",
+						    sq->sc->ctrlr->name, q->index);
+				sq->warned_broken = true;
+				break;
+			}
+			sq_handle(sq, r);
+		}
+		sq->in_poll = false;
+	}
+	busy = n > 0;
+	if (sq->unflushed != 0 || virtq_signal_pending(&q->vq)) {
+		sq->unflushed = 0;
+		if (virtq_flush(&q->vq, spur_get_ticks()) > 0)
+			busy = true;
+		/* A signal held back by coalescing: keep polling until it is sent. */
+		if (virtq_signal_pending(&q->vq))
+			busy = true;
+	}
+	if (atomic_load(&sq->sc->removing) != 0)
+		release_idle_targets(sq, false);
+	return busy ? SPUR_POLLER_BUSY : SPUR_POLLER_IDLE;
+}
+
+void
+vhost_scsi_rq_resubmit(struct vhost_queue *q, const uint16_t *ids, int count)
+{
+	struct scsi_queue *sq = q->backend_ctx;
+
+	if (sq == NULL)
+		return;
+	sq->in_poll = true;
+	for (int i = 0; i < count && !q->vq.broken; i++) {
+		enum virtq_pop_result r = virtq_get_elem(&q->vq, ids[i], &sq->spare);
+
+		if (r == VIRTQ_POP_EMPTY || r == VIRTQ_POP_BROKEN) {
+			SPUR_ERRLOG("%s queue %u: in-flight request %u cannot be re-read\n",
+				    sq->sc->ctrlr->name, q->index, ids[i]);
+			continue;
+		}
+		sq_handle(sq, r);
+	}
+	sq->in_poll = false;
+	SPUR_NOTICELOG("%s queue %u: resubmitted %d requests left by the previous process\n",
+		       sq->sc->ctrlr->name, q->index, count);
+}
+
+/* ---- removal nudge ---------------------------------------------------------------------------- */
+
+static void
+nudge_on_thread(void *ctx)
+{
+	struct vhost_scsi_ctrlr *sc = ctx;
+	struct spur_thread *self = spur_get_thread();
+	struct scsi_queue *sq;
+
+	pthread_mutex_lock(&g_queues_lock);
+	TAILQ_FOREACH(sq, &g_queues, link) {
+		if (sq->sc == sc && sq->thread == self && !sq->stopping)
+			release_idle_targets(sq, false);
+	}
+	pthread_mutex_unlock(&g_queues_lock);
+}
+
+static void
+nudge_done(void *ctx)
+{
+	vhost_scsi_unref(ctx);
+}
+
+void
+vhost_scsi_queues_nudge(struct vhost_scsi_ctrlr *sc)
+{
+	vhost_scsi_ref(sc);
+	spur_for_each_thread(nudge_on_thread, sc, nudge_done);
+}
