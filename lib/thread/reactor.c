@@ -30,6 +30,17 @@
  * Sleep timeout: the earliest next_run among timed pollers without fds
  * (pollers with fds are woken by them), capped while a thread is exiting so
  * its exit timeout is noticed; infinite otherwise.
+ *
+ * Busy reactors: fd events are collected by the sleep, so a reactor that
+ * never sleeps (busy mode, or one controller's I/O keeping it busy) would
+ * see a poller's fd only at that poller's safety-net period (100 ms for a
+ * vhost-user socket: every request/reply round trip of another VM's
+ * set-up would wait for it). While not sleeping, the reactor asks epoll
+ * without waiting every REACTOR_FD_CHECK_US of polling: one syscall per
+ * period, nothing in the per-iteration path. Those events were consumed
+ * (fds are edge-triggered): a reactor that took any polls once more before
+ * it may sleep, or work announced after its pollers' pass (an io_uring
+ * completion) would wait for an event that already came.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -48,6 +59,7 @@
 
 #define REACTOR_MAX_EVENTS 64
 #define REACTOR_EXITING_SLEEP_US 100000
+#define REACTOR_FD_CHECK_US 1000
 
 struct reactor {
 	uint32_t core;
@@ -70,6 +82,7 @@ struct reactor {
 	/* Reactor OS thread only. */
 	alignas(SPUR_CACHE_LINE) TAILQ_HEAD(, spur_thread) threads;
 	uint64_t idle_since;
+	uint64_t next_fd_check;          /* ticks; see "Busy reactors" */
 	bool stop_seen;                  /* every thread was asked to exit */
 
 	/* Under g_env.lock. */
@@ -83,6 +96,7 @@ static struct {
 	bool running;
 	struct spur_env_opts opts;
 	uint64_t idle_threshold_ticks;
+	uint64_t fd_check_ticks;
 	struct reactor *reactors;
 	uint32_t count;
 	_Atomic bool stop;
@@ -319,6 +333,44 @@ reactor_wait(struct reactor *r, struct epoll_event *events, uint64_t deadline, u
 	return n;
 }
 
+/* Hand the events of one epoll_wait to their pollers (or drain the eventfd). */
+static void
+reactor_dispatch(struct reactor *r, const struct epoll_event *events, int n)
+{
+	uint64_t buf;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (events[i].data.ptr == &r->evfd) {
+			while (read(r->evfd, &buf, sizeof(buf)) == sizeof(buf)) {
+			}
+		} else {
+			thread_poller_fd_event(events[i].data.ptr);
+		}
+	}
+}
+
+/*
+ * A reactor that is not sleeping: pick up fd events without waiting.
+ * Returns true when it took any: fds are edge-triggered, so what such an
+ * event announces (an io_uring completion posted after its poller's last
+ * pass, say) must be polled for before the reactor may sleep; the sleep's
+ * epoll_wait will not report that edge again.
+ */
+static bool
+reactor_check_fds(struct reactor *r, uint64_t now)
+{
+	struct epoll_event events[REACTOR_MAX_EVENTS];
+	int n;
+
+	r->next_fd_check = now + g_env.fd_check_ticks;
+	n = epoll_wait(r->epfd, events, REACTOR_MAX_EVENTS, 0);
+	if (n > 0) {
+		reactor_dispatch(r, events, n);
+	}
+	return n > 0;
+}
+
 static void
 reactor_after_wake(struct reactor *r)
 {
@@ -334,9 +386,9 @@ reactor_sleep(struct reactor *r)
 {
 	struct epoll_event events[REACTOR_MAX_EVENTS];
 	struct spur_thread *t;
-	uint64_t now = spur_get_ticks(), deadline = UINT64_MAX, after, buf;
+	uint64_t now = spur_get_ticks(), deadline = UINT64_MAX, after;
 	bool hook_work;
-	int n, i;
+	int n;
 
 	TAILQ_FOREACH(t, &r->threads, rlink) {
 		deadline = SPUR_MIN(deadline, thread_pollers_next_timer(t));
@@ -381,16 +433,12 @@ reactor_sleep(struct reactor *r)
 	if (n > 0) {
 		stat_add(&r->wakeup_count, 1);
 	}
-	for (i = 0; i < n; i++) {
-		if (events[i].data.ptr == &r->evfd) {
-			while (read(r->evfd, &buf, sizeof(buf)) == sizeof(buf)) {
-			}
-		} else {
-			thread_poller_fd_event(events[i].data.ptr);
-		}
+	if (n > 0) {
+		reactor_dispatch(r, events, n);
 	}
 	reactor_after_wake(r);
 	after = spur_get_ticks();
+	r->next_fd_check = after + g_env.fd_check_ticks;
 	stat_add(&r->idle_ticks, after - now);
 }
 
@@ -399,7 +447,7 @@ reactor_run(struct reactor *r)
 {
 	struct spur_thread *t, *tmp;
 	uint64_t start, end;
-	bool busy;
+	bool busy, fd_events;
 
 	atomic_store(&r->tid, (int)gettid());
 	r->idle_since = spur_get_ticks();
@@ -436,9 +484,13 @@ reactor_run(struct reactor *r)
 		    TAILQ_EMPTY(&r->threads) && reactor_close(r)) {
 			break;
 		}
+		fd_events = spur_unlikely(end >= r->next_fd_check) && reactor_check_fds(r, end);
 		if (busy) {
 			r->idle_since = end;
 			continue;
+		}
+		if (fd_events) {
+			continue; /* poll once more before any sleep (reactor_check_fds) */
 		}
 		switch (g_env.opts.poll_mode) {
 		case SPUR_POLL_BUSY:
@@ -569,6 +621,7 @@ spur_env_init(const struct spur_env_opts *user_opts)
 	}
 	g_env.opts = opts;
 	g_env.idle_threshold_ticks = spur_us_to_ticks(opts.idle_threshold_us);
+	g_env.fd_check_ticks = spur_us_to_ticks(REACTOR_FD_CHECK_US);
 	atomic_store(&g_env.stop, false);
 	atomic_store(&g_env.app_thread, NULL);
 	g_env.initialized = true;

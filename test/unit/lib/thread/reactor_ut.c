@@ -7,7 +7,8 @@
  * pollers wake it), ADAPTIVE sleeping after its threshold, BUSY never
  * sleeping, and sleep hooks (a producer that kicks only when the consumer
  * asked for it, so a lost wake-up hangs the test; a hook claiming work keeps
- * the reactor awake).
+ * the reactor awake), and an fd event that comes after its poller's pass
+ * while the reactor is busy (not lost to the busy fd check).
  *
  * Code running on reactors only records what it saw; the checks run on the
  * test's main thread after spur_env_run returns (cmocka cannot fail from
@@ -654,6 +655,139 @@ test_sleep_hooks(void **state)
 	spur_env_fini();
 }
 
+/*
+ * An fd event that arrives after its poller's pass must not be lost when
+ * the reactor picks up fd events while busy ("Busy reactors" in
+ * reactor.c): the consumer poller (like bdev_uring's) reaps what the
+ * producer posts and is woken by its eventfd; the producer, polled after
+ * it in the same pass, posts in a pass where the consumer found nothing,
+ * then spins past the reactor's fd-check period, so that idle pass ends
+ * with the check consuming the event. A reactor
+ * that then slept would never see the post (nothing else wakes an
+ * interrupt-mode reactor): the watchdog ends the run and the test fails.
+ */
+#define LATE_CYCLES 20
+#define LATE_SPIN_US 1200
+
+static struct {
+	int evfd;
+	struct spur_thread *app;
+	struct spur_poller *consumer, *producer;
+	_Atomic uint32_t posted, reaped;
+	_Atomic bool done;
+	bool consumer_idle;               /* the consumer found nothing this pass */
+	bool timed_out;
+	pthread_t watchdog;
+	bool watchdog_started;
+} g_late;
+
+static void
+late_stop(void)
+{
+	spur_poller_unregister(&g_late.consumer);
+	spur_poller_unregister(&g_late.producer);
+	atomic_store(&g_late.done, true);
+	spur_env_stop();
+}
+
+static int
+late_consume(void *ctx)
+{
+	uint64_t v;
+
+	if (atomic_load(&g_late.reaped) == atomic_load(&g_late.posted)) {
+		g_late.consumer_idle = true;
+		return SPUR_POLLER_IDLE;
+	}
+	atomic_store(&g_late.reaped, atomic_load(&g_late.posted));
+	while (read(g_late.evfd, &v, sizeof(v)) == sizeof(v)) {
+	}
+	return SPUR_POLLER_BUSY;
+}
+
+static int
+late_produce(void *ctx)
+{
+	uint64_t one = 1, until;
+	uint32_t posted = atomic_load(&g_late.posted);
+
+	if (posted != atomic_load(&g_late.reaped) || !g_late.consumer_idle) {
+		return SPUR_POLLER_IDLE; /* post in a pass where the consumer found nothing */
+	}
+	g_late.consumer_idle = false;
+	if (posted == LATE_CYCLES) {
+		late_stop();
+		return SPUR_POLLER_IDLE;
+	}
+	atomic_store(&g_late.posted, posted + 1);
+	if (write(g_late.evfd, &one, sizeof(one)) < 0) {
+		return SPUR_POLLER_IDLE;
+	}
+	until = now_us() + LATE_SPIN_US;
+	while (now_us() < until) {
+	}
+	return SPUR_POLLER_IDLE;
+}
+
+static void
+late_timeout_msg(void *ctx)
+{
+	g_late.timed_out = true;
+	late_stop();
+}
+
+static void *
+late_watchdog(void *arg)
+{
+	uint64_t end = now_us() + 5 * 1000 * 1000;
+
+	while (now_us() < end) {
+		if (atomic_load(&g_late.done)) {
+			return NULL;
+		}
+		usleep(1000);
+	}
+	spur_thread_send_msg(g_late.app, late_timeout_msg, NULL);
+	return NULL;
+}
+
+static void
+late_start(void *ctx)
+{
+	g_late.app = spur_get_thread();
+	g_late.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	/* Registration order is polling order: the consumer runs first. */
+	g_late.consumer = spur_poller_register(late_consume, NULL, 0, "late_consumer");
+	g_late.producer = spur_poller_register(late_produce, NULL, 0, "late_producer");
+	if (g_late.evfd < 0 || g_late.consumer == NULL || g_late.producer == NULL ||
+	    spur_poller_add_fd(g_late.consumer, g_late.evfd, EPOLLIN) != 0) {
+		late_stop();
+		return;
+	}
+	g_late.watchdog_started = pthread_create(&g_late.watchdog, NULL, late_watchdog, NULL) == 0;
+	if (!g_late.watchdog_started) {
+		late_stop();
+	}
+}
+
+static void
+test_fd_event_after_pass(void **state)
+{
+	struct spur_env_opts opts;
+
+	memset(&g_late, 0, sizeof(g_late));
+	make_opts(&opts, SPUR_POLL_INTERRUPT, false);
+	assert_int_equal(spur_env_init(&opts), 0);
+	assert_int_equal(spur_env_run(late_start, NULL), 0);
+	assert_true(g_late.watchdog_started);
+	pthread_join(g_late.watchdog, NULL);
+	close(g_late.evfd);
+	assert_false(g_late.timed_out);
+	assert_int_equal(atomic_load(&g_late.posted), LATE_CYCLES);
+	assert_int_equal(atomic_load(&g_late.reaped), LATE_CYCLES);
+	spur_env_fini();
+}
+
 int
 main(void)
 {
@@ -666,6 +800,7 @@ main(void)
 		cmocka_unit_test(test_adaptive_sleeps),
 		cmocka_unit_test(test_busy_never_sleeps),
 		cmocka_unit_test(test_sleep_hooks),
+		cmocka_unit_test(test_fd_event_after_pass),
 	};
 	cpu_set_t allowed;
 
