@@ -158,7 +158,7 @@ typedef void (*spur_scsi_task_cpl)(struct spur_scsi_task *task);
 struct spur_scsi_task {
 	/* ---- set by the front end before spur_scsi_dev_queue_task -------- */
 	uint8_t cdb[SPUR_SCSI_MAX_CDB_LEN]; /* bytes past the opcode's CDB length are ignored */
-	uint16_t lun_id;                    /* decoded LUN (spur_scsi_lun_id_decode) */
+	uint16_t lun_id;                    /* decoded LUN; any id (none: LUN NOT SUPPORTED) */
 	enum spur_scsi_dir dir;
 	/*
 	 * Expected data transfer length in bytes (iSCSI EDTL, virtio-scsi:
@@ -447,11 +447,13 @@ void spur_scsi_lun_id_encode(uint16_t lun_id, uint8_t lun[8]);
  * unit, then the command itself.
  *
  * Data phase vs CDB: a READ asking for more than transfer_len moves the
- * whole blocks that fit and reports OVERFLOW; a WRITE (or COMPARE AND
- * WRITE, ...) whose data-out is shorter than the CDB implies is refused
- * with INVALID FIELD IN CDB (and OVERFLOW); more data than needed is
- * UNDERFLOW. The front end owns the iovecs; the layer reads data-out from
- * them and writes data-in into them, never past transfer_len.
+ * whole blocks that fit and reports OVERFLOW (a command that returns data,
+ * given data-out buffers only, moves nothing and overflows by all it
+ * implies); a WRITE (or COMPARE AND WRITE, ...) whose data-out is shorter
+ * than the CDB implies is refused with INVALID FIELD IN CDB (and
+ * OVERFLOW); more data than needed is UNDERFLOW. The front end owns the
+ * iovecs; the layer reads data-out from them and writes data-in into them,
+ * never past transfer_len.
  */
 int spur_scsi_dev_queue_task(struct spur_scsi_dev *dev, struct spur_io_channel *ch,
 			     struct spur_scsi_task *task);

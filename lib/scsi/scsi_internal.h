@@ -199,6 +199,7 @@ enum scsi_task_state {
 #define SCSI_TF_CAW_LOCK 0x08u /* holds lun->caw_busy */
 #define SCSI_TF_UNMAP 0x10u    /* WRITE SAME: UNMAP bit */
 #define SCSI_TF_SCRATCH 0x20u  /* scratch is a layer buffer */
+#define SCSI_TF_DATA_IN 0x40u  /* the command moves data to the initiator (READ, put_data) */
 
 /* ---- shared functions ------------------------------------------------------------ */
 

@@ -164,6 +164,7 @@ scsi_sbc_read(struct spur_scsi_task *task)
 		return;
 	}
 	task->priv.cmd_len = clamp32(num * bs);
+	task->priv.flags |= SCSI_TF_DATA_IN;
 	fit = (task->dir == SPUR_SCSI_DIR_FROM_DEV ? task->transfer_len : 0) / bs;
 	num = SPUR_MIN(num, fit);
 	if (num == 0) {

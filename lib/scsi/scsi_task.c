@@ -19,7 +19,9 @@
  * Residual: cmd_len is what the CDB implies the data phase would move
  * (blocks x block size, or the allocation length clamped to what exists).
  * cmd_len > transfer_len: OVERFLOW by the difference (only transfer_len
- * moves); otherwise data_transferred < transfer_len: UNDERFLOW.
+ * moves); otherwise data_transferred < transfer_len: UNDERFLOW. A data-in
+ * command (SCSI_TF_DATA_IN) whose buffers are data-out expected no data-in
+ * at all: its transfer length counts as 0, so it overflows by cmd_len.
  */
 #include <assert.h>
 #include <errno.h>
@@ -112,6 +114,7 @@ scsi_task_put_data(struct spur_scsi_task *task, const void *buf, uint32_t len)
 	void *mem;
 
 	task->priv.cmd_len = len;
+	task->priv.flags |= SCSI_TF_DATA_IN;
 	n = task->dir == SPUR_SCSI_DIR_FROM_DEV ? SPUR_MIN(len, task->transfer_len) : 0;
 	task->data_transferred = 0;
 	if (n == 0) {
@@ -310,6 +313,9 @@ task_residual(struct spur_scsi_task *task)
 {
 	uint32_t want = task->priv.cmd_len, el = task->transfer_len;
 
+	if ((task->priv.flags & SCSI_TF_DATA_IN) && task->dir != SPUR_SCSI_DIR_FROM_DEV) {
+		el = 0;
+	}
 	task->residual_flags = 0;
 	task->residual = 0;
 	if (want > el) {

@@ -20,7 +20,10 @@
  * controls is checked before any bdev call: sizes and sectors against the
  * block size and the capacity, discard / write-zeroes segments (copied into
  * the task, then checked, so the guest cannot change them afterwards),
- * flags, segment counts, read-only.
+ * flags, segment counts, read-only. A chain the virtq layer finds
+ * malformed (VIRTQ_POP_BAD) gets IOERR in the last byte of its last
+ * writable descriptor when that lies in guest memory, else it is returned
+ * empty (blk_answer_bad).
  *
  * Task life: free -> (pop) in use -> (bdev submit; -ENOMEM: wait entry,
  * resubmit) -> (bdev callback) -> status written, pushed, free. Pushed
@@ -540,25 +543,22 @@ blk_mark_broken(struct blk_queue *bq, const char *why, uint16_t id)
 }
 
 /*
- * A malformed chain: IOERR into its last writable byte if it has one. The
- * virtq layer reports BAD chains with no iovecs (only id and ndescs are
- * meaningful), so today this always returns the chain empty (length 0);
- * the check stays in case a layout reports the part it could translate.
+ * A malformed chain (virtq.h, "Malformed chains"): IOERR into the last
+ * byte of its last device-writable descriptor, where the driver expects
+ * the status, when the virtq layer could translate that descriptor (used
+ * length 1); otherwise it is returned empty (length 0).
  */
 static void
 blk_answer_bad(struct blk_queue *bq, struct virtq_elem *e, struct vhost_mem *mem)
 {
 	uint32_t len = 0;
 
-	if (e->in_num > 0 && (uint64_t)e->out_num + e->in_num <= e->iov_max) {
-		for (uint32_t j = e->out_num + e->in_num; j > e->out_num; j--) {
-			struct iovec *v = &e->iov[j - 1];
+	if (e->bad_last > 0 && (uint64_t)e->bad_first + e->bad_last <= e->iov_max) {
+		struct iovec *v = &e->iov[e->bad_first + e->bad_last - 1];
 
-			if (v->iov_len > 0) {
-				((uint8_t *)v->iov_base)[v->iov_len - 1] = VIRTIO_BLK_S_IOERR;
-				len = 1;
-				break;
-			}
+		if (v->iov_len > 0) {
+			((uint8_t *)v->iov_base)[v->iov_len - 1] = VIRTIO_BLK_S_IOERR;
+			len = 1;
 		}
 	}
 	SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s queue %u: malformed chain %u answered %s\n",

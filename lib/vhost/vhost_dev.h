@@ -34,7 +34,18 @@
 #include "vhost_mem.h"
 #include "virtq.h"
 
+/*
+ * What one frontend may make a controller allocate (docs/vhost.md has the
+ * worst case in bytes): at most VHOST_MAX_QUEUES queues (a device type may
+ * offer fewer, GET_QUEUE_NUM), each at most VHOST_MAX_QUEUE_SIZE entries
+ * (SET_VRING_NUM; GET_INFLIGHT_FD's queue size too), per-entry state
+ * allocated only when a queue starts. QEMU's vhost-user-blk and -scsi
+ * accept queue sizes up to 1024 (VIRTQUEUE_MAX_SIZE), so the cap costs a
+ * real guest nothing; violations close the connection with a log line.
+ */
 #define VHOST_MAX_QUEUES 64
+#define VHOST_MAX_QUEUE_SIZE 1024
+_Static_assert(VHOST_MAX_QUEUE_SIZE <= VIRTQ_MAX_SIZE, "ring size cap beyond the spec's");
 
 struct vhost_ctrlr;
 struct vhost_session;

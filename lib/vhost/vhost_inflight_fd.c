@@ -54,9 +54,9 @@ check_geometry(struct vhost_session *s, const struct vhost_user_inflight *in)
 		return vhost_msg_error(s, "%u queues (the device has %u)", in->num_queues,
 				       s->max_queues);
 	}
-	if (in->queue_size == 0 || in->queue_size > VIRTQ_MAX_SIZE) {
+	if (in->queue_size == 0 || in->queue_size > VHOST_MAX_QUEUE_SIZE) {
 		return vhost_msg_error(s, "queue size %u is not in 1..%u", in->queue_size,
-				       VIRTQ_MAX_SIZE);
+				       VHOST_MAX_QUEUE_SIZE);
 	}
 	return 0;
 }

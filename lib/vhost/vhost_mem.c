@@ -37,21 +37,38 @@
  * The unmap helper: one detached pthread ("vhost_unmap"), started on the
  * first queued munmap, that waits on a condition variable and unmaps queued
  * mappings one by one. munmap of a large guest can take long (page tables of
- * 100+ GiB), so no reactor ever performs it. It blocks every signal and lives
- * until the process exits; vhost_mem_unmap_drain() waits for the queue to
- * empty. If it cannot be started, munmap runs inline (logged once).
+ * 100+ GiB; freeing the guest's pages when spur held the last reference), so
+ * no reactor ever performs it. Two more things keep it from stalling a
+ * reactor (measured with tools/vhost_memstall, docs/performance.md):
+ * - Placement. A thread inherits its creator's affinity, and its creator is
+ *   a reactor pinned to one core: left there it would take that core in
+ *   scheduler slices for as long as the unmapping lasts. It is started on
+ *   the machine's other cores (vhost_mem_set_reactor_cores says which
+ *   cores the reactors have); when every core runs a reactor it stays where
+ *   it is at the lowest priority (nice 19), so it gets short, rare slices.
+ * - The mm lock. munmap holds the process's mmap lock while it tears down
+ *   page tables, and a reactor that maps a new table, or whose malloc grows
+ *   its heap (brk, mprotect), waits for the whole teardown. The helper
+ *   unmaps in pieces of UNMAP_CHUNK bytes (rounded to the mapping's page
+ *   size), so such a wait lasts one piece at most.
+ * It blocks every signal and lives until the process exits;
+ * vhost_mem_unmap_drain() waits for the queue to empty. If it cannot be
+ * started, munmap runs inline (logged once).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -65,10 +82,19 @@
 
 struct guard_slot;
 
+/*
+ * The helper unmaps this many bytes per munmap call: at most 4096 pages of
+ * 4 KiB, a few hundred microseconds of page-table teardown under the mm
+ * lock (a 128 GiB region takes 8192 calls, some tens of milliseconds of
+ * the helper's time).
+ */
+#define UNMAP_CHUNK (16ull << 20)
+
 struct vhost_mem_mapping {
 	_Atomic uint32_t refs;
 	void *addr;
 	size_t len;
+	size_t page;                      /* mapping granularity (huge page size on hugetlbfs) */
 	struct guard_slot *guard;         /* NULL: the file cannot shrink */
 	struct vhost_mem_mapping *next;   /* unmap queue */
 };
@@ -276,6 +302,8 @@ static struct {
 	pthread_cond_t idle;     /* queue empty and nothing being unmapped */
 	struct vhost_mem_mapping *head, **tail;
 	bool started, failed, busy;
+	bool reactors_known;     /* vhost_mem_set_reactor_cores was called */
+	cpu_set_t reactors;
 	uint64_t done;
 } g_unmap = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -283,11 +311,87 @@ static struct {
 	.idle = PTHREAD_COND_INITIALIZER,
 };
 
+/*
+ * munmap [addr, addr + len) piece by piece (see the file comment): every
+ * call releases the mm lock, so a reactor waiting for it gets it after one
+ * piece. A piece the kernel refuses (a granularity we did not know) ends
+ * the loop with one munmap of the rest.
+ */
+static void
+unmap_chunked(void *addr, size_t len, size_t page)
+{
+	size_t chunk = UNMAP_CHUNK, off = 0, n;
+
+	if (page > chunk) {
+		chunk = page;
+	} else if (page != 0) {
+		chunk -= chunk % page;
+	}
+	while (off < len) {
+		n = len - off < chunk ? len - off : chunk;
+		if (munmap((uint8_t *)addr + off, n) != 0) {
+			break;
+		}
+		off += n;
+	}
+	if (off < len && munmap((uint8_t *)addr + off, len - off) != 0) {
+		SPUR_ERRLOG("vhost: munmap(%p, %zu) failed: %s\n", (uint8_t *)addr + off,
+			    len - off, strerror(errno));
+	}
+}
+
+void
+vhost_mem_set_reactor_cores(const cpu_set_t *cores)
+{
+	pthread_mutex_lock(&g_unmap.lock);
+	if (cores != NULL && CPU_COUNT(cores) > 0) {
+		g_unmap.reactors = *cores;
+		g_unmap.reactors_known = true;
+	}
+	pthread_mutex_unlock(&g_unmap.lock);
+}
+
+/* Where the helper runs (see the file comment). */
+enum helper_place {
+	HELPER_INHERIT,      /* reactors unknown (no session ever): the creator's cores */
+	HELPER_OFF_REACTORS, /* the machine's other cores */
+	HELPER_LOW_PRIORITY, /* every core runs a reactor: its creator's, at nice 19 */
+};
+
+/*
+ * With g_unmap.lock held: where the helper should run and, for
+ * HELPER_OFF_REACTORS, its cores: every core of the machine but the
+ * reactors'. The kernel keeps only those the process's cpuset cgroup
+ * allows; an affinity mask spur was started with (taskset) is not known
+ * any more once the reactors pinned themselves, so it does not apply.
+ */
+static enum helper_place
+helper_place_locked(cpu_set_t *set)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+	long i;
+
+	CPU_ZERO(set);
+	if (!g_unmap.reactors_known) {
+		return HELPER_INHERIT;
+	}
+	for (i = 0; i < n && i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, &g_unmap.reactors)) {
+			CPU_SET(i, set);
+		}
+	}
+	return CPU_COUNT(set) > 0 ? HELPER_OFF_REACTORS : HELPER_LOW_PRIORITY;
+}
+
 static void *
 unmap_thread(void *arg)
 {
 	struct vhost_mem_mapping *m;
 
+	if ((enum helper_place)(uintptr_t)arg == HELPER_LOW_PRIORITY) {
+		/* Linux takes a thread id for a per-thread nice value. */
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	}
 	pthread_mutex_lock(&g_unmap.lock);
 	for (;;) {
 		while (g_unmap.head == NULL) {
@@ -303,10 +407,7 @@ unmap_thread(void *arg)
 		pthread_mutex_unlock(&g_unmap.lock);
 
 		guard_unregister(m);
-		if (munmap(m->addr, m->len) != 0) {
-			SPUR_ERRLOG("vhost: munmap(%p, %zu) failed: %s\n", m->addr, m->len,
-				    strerror(errno));
-		}
+		unmap_chunked(m->addr, m->len, m->page);
 		free(m);
 
 		pthread_mutex_lock(&g_unmap.lock);
@@ -316,12 +417,36 @@ unmap_thread(void *arg)
 	return NULL;
 }
 
+/* pthread_create of the helper at place (cores for HELPER_OFF_REACTORS); 0 or an errno. */
+static int
+helper_create(pthread_t *tid, enum helper_place place, const cpu_set_t *cores)
+{
+	pthread_attr_t attr;
+	int rc;
+
+	if (place != HELPER_OFF_REACTORS) {
+		return pthread_create(tid, NULL, unmap_thread, (void *)(uintptr_t)place);
+	}
+	rc = pthread_attr_init(&attr);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = pthread_attr_setaffinity_np(&attr, sizeof(*cores), cores);
+	if (rc == 0) {
+		rc = pthread_create(tid, &attr, unmap_thread, (void *)(uintptr_t)place);
+	}
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
 /* With g_unmap.lock held: start the helper once. False if it cannot run. */
 static bool
 unmap_start_locked(void)
 {
+	enum helper_place place;
 	pthread_t tid;
 	sigset_t all, old;
+	cpu_set_t cores;
 	int rc;
 
 	if (g_unmap.started) {
@@ -333,13 +458,23 @@ unmap_start_locked(void)
 	g_unmap.tail = &g_unmap.head;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&tid, NULL, unmap_thread, NULL);
+	place = helper_place_locked(&cores);
+	rc = helper_create(&tid, place, &cores);
+	if (rc == EINVAL && place == HELPER_OFF_REACTORS) {
+		/* The process's cpuset allows none of the other cores. */
+		place = HELPER_LOW_PRIORITY;
+		rc = helper_create(&tid, place, NULL);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		g_unmap.failed = true;
 		SPUR_ERRLOG("vhost: cannot start the unmap thread (%s); unmapping inline\n",
 			    strerror(rc));
 		return false;
+	}
+	if (place == HELPER_LOW_PRIORITY) {
+		SPUR_NOTICELOG("vhost: every core runs a reactor; the unmap thread shares one at "
+			       "the lowest priority\n");
 	}
 	pthread_setname_np(tid, "vhost_unmap");
 	pthread_detach(tid);
@@ -357,7 +492,7 @@ unmap_queue(struct vhost_mem_mapping *m)
 		g_unmap.done++;
 		pthread_mutex_unlock(&g_unmap.lock);
 		guard_unregister(m);
-		munmap(m->addr, m->len);
+		unmap_chunked(m->addr, m->len, m->page);
 		free(m);
 		return;
 	}
@@ -382,6 +517,7 @@ vhost_mem_unmap_async(void *addr, size_t len)
 	}
 	m->addr = addr;
 	m->len = len;
+	m->page = 0;      /* unknown: the first piece the kernel refuses unmaps the rest */
 	unmap_queue(m);
 }
 
@@ -618,6 +754,7 @@ region_map(struct vhost_mem_region *r, int fd)
 	atomic_init(&m->refs, 1);
 	m->addr = addr;
 	m->len = (size_t)len;
+	m->page = (size_t)align;
 	e = guard_register(m, fd);
 	if (e != NULL) {
 		munmap(addr, (size_t)len);

@@ -7,11 +7,11 @@
  *
  * A struct vhost_mem is immutable once built: a table change builds a new
  * one and publishes it; the old one is freed (and its regions unmapped, on a
- * background thread so no reactor stalls on munmap of a large guest) when
- * its reference count drops to zero. Each started virtqueue holds one
- * reference for the table it uses and keeps the old table until its
- * in-flight requests that point into it have completed, so memory hot-unplug
- * while I/O runs is safe. A region shared between the old and the new table
+ * background thread kept off the reactors' cores, in pieces, so no reactor
+ * stalls on munmap of a large guest) when its reference count drops to
+ * zero. Each started virtqueue holds one reference for the table it uses
+ * and keeps the old table until its in-flight requests that point into it
+ * have completed, so memory hot-unplug while I/O runs is safe. A region shared between the old and the new table
  * (same fd identity, offset and size) is reused, not mapped twice.
  *
  * Translation is the hot path: regions sorted by guest address, a lookup
@@ -23,6 +23,7 @@
 #ifndef SPUR_VHOST_MEM_H
 #define SPUR_VHOST_MEM_H
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -103,6 +104,16 @@ void *vhost_mem_uva_to_host(const struct vhost_mem *mem, uint64_t uva, uint64_t 
  */
 int vhost_mem_gpa_to_iovs(const struct vhost_mem *mem, uint64_t gpa, uint32_t len,
 			  struct iovec *iov, uint32_t *iovcnt, uint32_t max);
+
+/*
+ * The cores the reactors run on, so the unmap helper thread is started on
+ * the machine's other cores and never takes CPU time from a reactor (when
+ * every core has a reactor: on its creator's core at the lowest priority).
+ * NULL or empty: ignored (unknown; the helper inherits its creator's
+ * cores). Takes effect when the helper starts (first unmap); call before
+ * any table is built. Any thread.
+ */
+void vhost_mem_set_reactor_cores(const cpu_set_t *cores);
 
 /*
  * Background unmapping (also used for the inflight region): queue

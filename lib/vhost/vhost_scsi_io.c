@@ -14,15 +14,18 @@
  * A command request (virtio 1.x, cdb_size 32, sense_size 96): the first 51
  * readable bytes are virtio_scsi_cmd_req (copied out, they may span
  * iovecs), the readable bytes after it are data-out; the first 108
- * writable bytes receive virtio_scsi_cmd_resp, the writable bytes after it
- * are data-in. The data iovecs are sliced in place and handed to the SCSI
+ * writable bytes (framed in any way) receive virtio_scsi_cmd_resp, the
+ * writable bytes after it are data-in. The data iovecs are sliced in place and handed to the SCSI
  * layer, which moves data between them and the bdev directly (zero copy).
  * Checks before the layer sees anything: a response area of 108 bytes
  * (else the chain is returned empty), a full header (else FAILURE), the
  * LUN address: byte 0 = 1, byte 1 = a target that exists, bytes 2-7 a
  * single-level SAM LUN (else BAD_TARGET), and data in one direction only
- * (VIRTIO_SCSI_F_INOUT is not offered; else FAILURE). CDB validation,
- * missing LUNs, unit attentions and the command itself are the layer's.
+ * (VIRTIO_SCSI_F_INOUT is not offered; else FAILURE). A chain the virtq
+ * layer finds malformed is answered FAILURE in its first writable
+ * descriptor when that holds the response header (sq_answer_bad), else
+ * returned empty. CDB validation, missing LUNs, unit attentions and the
+ * command itself are the layer's.
  * The completion copies status, sense (up to sense_size), the residual of
  * the data buffer, and maps a task aborted by a LUN or I_T nexus reset to
  * VIRTIO_SCSI_S_RESET (Linux retries it), one aborted otherwise to
@@ -60,6 +63,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -70,7 +74,6 @@
 #define POLL_BUDGET 64
 #define REQ_SIZE ((uint32_t)sizeof(struct virtio_scsi_cmd_req))   /* 51 */
 #define RESP_SIZE ((uint32_t)sizeof(struct virtio_scsi_cmd_resp)) /* 108 */
-#define RESP_IOV_MAX 4u
 /* The spec's TMF "function complete" (Linux's header has no name for it). */
 #define VIRTIO_SCSI_S_FUNCTION_COMPLETE 0
 
@@ -82,8 +85,14 @@ struct scsi_slot {
 	struct scsi_queue *sq;
 	struct virtq_elem elem;              /* elem.iov: this slot's array */
 	struct vhost_mem *mem;               /* table the iovecs point into */
-	struct iovec resp_iov[RESP_IOV_MAX]; /* where the 108-byte response goes */
-	uint32_t resp_iovcnt;
+	/*
+	 * Where the 108-byte response goes, however the driver framed it:
+	 * elem.iov[resp_first .. resp_first + resp_nfull) whole (the layer
+	 * never sees them), then resp_tail, the head of the iovec the data-in
+	 * part was cut from.
+	 */
+	uint32_t resp_first, resp_nfull;
+	struct iovec resp_tail;
 	uint8_t target;
 	bool in_use;
 	bool holds_target;                   /* counted in sq->tgt[target].inflight */
@@ -182,22 +191,32 @@ iov_skip(struct iovec *iov, uint32_t cnt, uint64_t skip)
 /* ---- LUN addressing ---------------------------------------------------------------- */
 
 /*
- * virtio-scsi LUN field: byte 0 = 1, byte 1 = target, bytes 2-7 a SAM LUN
- * (single level, flat or peripheral). Returns the target slot or NULL,
- * and the LUN id in *lun_id.
+ * virtio-scsi LUN field: byte 0 = 1, byte 1 = target, bytes 2-3 a
+ * single-level SAM LUN (peripheral addressing on bus 0, or flat space: 14
+ * bits, what Linux sends), bytes 4-7 zero. Returns the target slot or NULL
+ * (not routable: BAD_TARGET), and the LUN id in *lun_id. Every well-formed
+ * LUN is passed on, also one beyond the SCSI layer's ids: the target
+ * exists and answers for a LUN it lacks (SPC-4: LOGICAL UNIT NOT SUPPORTED,
+ * INCORRECT_LUN for a TMF); the layer bounds-checks every id.
  */
 static struct vhost_scsi_target *
 parse_lun(struct vhost_scsi_ctrlr *sc, const uint8_t lun[8], uint16_t *lun_id)
 {
-	uint8_t sam[8] = {lun[2], lun[3], lun[4], lun[5], lun[6], lun[7], 0, 0};
-	int id;
-
-	if (lun[0] != 1 || lun[1] >= VHOST_SCSI_MAX_TARGETS)
+	if (lun[0] != 1 || lun[1] >= VHOST_SCSI_MAX_TARGETS ||
+	    (lun[4] | lun[5] | lun[6] | lun[7]) != 0)
 		return NULL;
-	id = spur_scsi_lun_id_decode(sam);
-	if (id < 0)
+	switch (lun[2] >> 6) {
+	case 0:
+		if (lun[2] != 0)
+			return NULL;
+		*lun_id = lun[3];
+		break;
+	case 1:
+		*lun_id = (uint16_t)(((lun[2] & 0x3fu) << 8) | lun[3]);
+		break;
+	default:
 		return NULL;
-	*lun_id = (uint16_t)id;
+	}
 	return &sc->targets[lun[1]];
 }
 
@@ -310,7 +329,10 @@ static void
 cmd_respond(struct scsi_slot *slot, const struct virtio_scsi_cmd_resp *resp, uint32_t data_in,
 	    bool flush_now)
 {
-	iov_copy_in(slot->resp_iov, slot->resp_iovcnt, resp, RESP_SIZE);
+	uint32_t n = iov_copy_in(&slot->elem.iov[slot->resp_first], slot->resp_nfull, resp,
+				 RESP_SIZE);
+
+	iov_copy_in(&slot->resp_tail, 1, (const uint8_t *)resp + n, RESP_SIZE - n);
 	slot_push(slot, RESP_SIZE + data_in, flush_now);
 }
 
@@ -377,34 +399,35 @@ cmd_done(struct spur_scsi_task *task)
 /* ---- command requests -------------------------------------------------------------------- */
 
 /*
- * Find the 108-byte response area at the start of the writable part: its
- * iovecs go to slot->resp_iov; the writable iovecs are then sliced past it.
- * Returns the index of the first data-in iovec, or UINT32_MAX when the
- * area is too short or too fragmented.
+ * Find the 108-byte response area at the start of the writable part, split
+ * over any number of iovecs (virtio: no framing may be assumed), record it
+ * in the slot and slice the iovec it ends in so that the data-in part
+ * starts after it. Returns the index of the first data-in iovec, or
+ * UINT32_MAX when the writable part is shorter than the response.
  */
 static uint32_t
 take_response_area(struct scsi_slot *slot)
 {
 	struct iovec *iov = slot->elem.iov;
 	uint32_t first = slot->elem.out_num, end = first + slot->elem.in_num;
-	uint32_t need = RESP_SIZE, n = 0, k;
+	uint32_t need = RESP_SIZE, k;
 
 	if (slot->elem.in_len < RESP_SIZE)
 		return UINT32_MAX;
-	for (k = first; k < end && need > 0; k++) {
-		uint64_t take = SPUR_MIN((uint64_t)iov[k].iov_len, (uint64_t)need);
-
-		if (take == 0)
-			continue;
-		if (n == RESP_IOV_MAX)
-			return UINT32_MAX;
-		slot->resp_iov[n].iov_base = iov[k].iov_base;
-		slot->resp_iov[n].iov_len = take;
-		n++;
-		need -= (uint32_t)take;
+	for (k = first; k < end && iov[k].iov_len <= need; k++)
+		need -= (uint32_t)iov[k].iov_len;
+	slot->resp_first = first;
+	slot->resp_nfull = k - first;
+	slot->resp_tail.iov_base = NULL;
+	slot->resp_tail.iov_len = 0;
+	if (need > 0) {
+		/* in_len >= RESP_SIZE: iov[k] exists and is longer than need. */
+		slot->resp_tail.iov_base = iov[k].iov_base;
+		slot->resp_tail.iov_len = need;
+		iov[k].iov_base = (uint8_t *)iov[k].iov_base + need;
+		iov[k].iov_len -= need;
 	}
-	slot->resp_iovcnt = n;
-	return first + iov_skip(&iov[first], end - first, RESP_SIZE);
+	return k;
 }
 
 static void
@@ -694,6 +717,32 @@ sq_mark_broken(struct scsi_queue *sq, const char *why, uint16_t id)
 	sq->warned_broken = true;
 }
 
+/*
+ * A malformed chain (virtq.h, "Malformed chains"). On a request queue the
+ * response goes at the start of the writable part: when the chain's first
+ * device-writable descriptor was translated and holds the response header
+ * up to `response` (12 bytes), a virtio_scsi_cmd_resp with response
+ * FAILURE (all else zero) is written there, as much of its 108 bytes as
+ * fits. The control queue's responses depend on the request type, which a
+ * malformed chain does not give reliably: returned empty. Returns the used
+ * length.
+ */
+static uint32_t
+sq_answer_bad(struct scsi_queue *sq, const struct virtq_elem *e)
+{
+	struct virtio_scsi_cmd_resp resp;
+	uint64_t room;
+
+	if (sq->ctrl || e->bad_first == 0 || e->bad_first > e->iov_max)
+		return 0;
+	room = iov_len_sum(e->iov, e->bad_first);
+	if (room < offsetof(struct virtio_scsi_cmd_resp, sense))
+		return 0;
+	memset(&resp, 0, sizeof(resp));
+	resp.response = VIRTIO_SCSI_S_FAILURE;
+	return iov_copy_in(e->iov, e->bad_first, &resp, (uint32_t)SPUR_MIN(room, RESP_SIZE));
+}
+
 /* Take the element in sq->spare (from pop or get_elem) as a request. */
 static void
 sq_handle(struct scsi_queue *sq, enum virtq_pop_result r)
@@ -714,10 +763,11 @@ sq_handle(struct scsi_queue *sq, enum virtq_pop_result r)
 	}
 	mem = vhost_queue_request_begin(sq->q);
 	if (r == VIRTQ_POP_BAD) {
-		/* No iovecs to answer in (see virtq.h): returned empty. */
-		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u: malformed chain %u returned empty\n",
-			      sq->sc->ctrlr->name, sq->q->index, e->id);
-		virtq_push(&sq->q->vq, e, 0);
+		uint32_t len = sq_answer_bad(sq, e);
+
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u: malformed chain %u answered %s\n",
+			      sq->sc->ctrlr->name, sq->q->index, e->id, len ? "FAILURE" : "empty");
+		virtq_push(&sq->q->vq, e, len);
 		vhost_queue_request_end(sq->q, mem);
 		sq->unflushed++;
 		return;

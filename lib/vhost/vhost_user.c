@@ -26,6 +26,9 @@
  * are in (vhost_session_op_done), then finish runs, the REPLY_ACK (for
  * messages without a reply of their own) is sent and reading resumes.
  *
+ * Before the first message is handled, the memory code learns the
+ * reactors' cores (its unmap helper keeps off them, vhost_mem.c).
+ *
  * Threads: everything here runs on the application thread.
  */
 #include <assert.h>
@@ -756,12 +759,40 @@ msg_continue(struct vhost_session *s, int ack)
 	return true;
 }
 
+/*
+ * Before the first message creates a mapping: tell the memory code which
+ * cores the reactors have, so its unmap helper runs elsewhere (vhost_mem.c).
+ * The reactor set is fixed while the environment runs.
+ */
+static void
+tell_mem_reactor_cores(void)
+{
+	static bool told;
+	const struct spur_cpuset *reactors;
+	cpu_set_t set;
+	uint32_t core;
+
+	if (told) {
+		return;
+	}
+	told = true;
+	reactors = spur_env_get_cpumask();
+	CPU_ZERO(&set);
+	SPUR_CPUSET_FOREACH(core, reactors) {
+		if (core < CPU_SETSIZE) {
+			CPU_SET(core, &set);
+		}
+	}
+	vhost_mem_set_reactor_cores(&set);
+}
+
 static void
 msg_handle(struct vhost_session *s)
 {
 	const struct msg_desc *d = msg_desc(s->hdr.request);
 	int rc;
 
+	tell_mem_reactor_cores();
 	s->in_msg = true;
 	s->msg_failed = false;
 	s->pending_err = 0;

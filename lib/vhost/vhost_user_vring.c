@@ -5,7 +5,9 @@
  * SET_VRING_KICK / CALL / ERR and SET_VRING_ENABLE.
  *
  * Ring configuration is accepted only while the queue is IDLE (a running
- * ring's size or addresses cannot change under the poll group); ring
+ * ring's size or addresses cannot change under the poll group); ring sizes
+ * are capped at VHOST_MAX_QUEUE_SIZE and queue indices at the device's
+ * queue count (vhost_dev.h: what a frontend can make spur allocate); ring
  * addresses are checked against guest memory when the queue starts
  * (virtq_init). A ring starts once it has a size, addresses, a kick (fd or
  * NOFD polling), a memory table and is enabled (PROTOCOL_FEATURES
@@ -209,8 +211,9 @@ vhost_user_set_vring_num(struct vhost_session *s)
 	if (sq == NULL) {
 		return -EINVAL;
 	}
-	if (st->num == 0 || st->num > VIRTQ_MAX_SIZE) {
-		return vhost_msg_error(s, "ring size %u is not in 1..%u", st->num, VIRTQ_MAX_SIZE);
+	if (st->num == 0 || st->num > VHOST_MAX_QUEUE_SIZE) {
+		return vhost_msg_error(s, "ring size %u is not in 1..%u", st->num,
+				       VHOST_MAX_QUEUE_SIZE);
 	}
 	/* Packed rings may have any size; split rings need a power of two. */
 	if (s->features_set && !session_packed(s) && (st->num & (st->num - 1)) != 0) {

@@ -15,9 +15,44 @@
  * size (and indirect tables by their own length), loops are detected, a
  * device-readable descriptor after a device-writable one is an error, and
  * lengths are summed without overflow. A broken chain whose head is known is
- * returned as VIRTQ_POP_BAD so the caller can answer it with an error status;
- * when even that is impossible (the avail index jumps past the queue size,
- * a head index out of range) the queue is marked broken and stops.
+ * returned as VIRTQ_POP_BAD so the caller can answer it with an error status
+ * (where, see below); when even that is impossible (the avail index jumps
+ * past the queue size, a head index out of range) the queue is marked
+ * broken and stops.
+ *
+ * Malformed chains (VIRTQ_POP_BAD), the rule:
+ *  - The chain is "walkable" when the walk can follow it to its last
+ *    descriptor: every next index inside its table, no more descriptors
+ *    than the table holds (so no loop), and no more than VIRTQ_WALK_MAX
+ *    descriptors (ring descriptors plus table entries) in all. Split
+ *    chains that loop, run longer than the ring or name a next index
+ *    outside it are not walkable; a packed chain longer than the ring
+ *    breaks the queue (see above).
+ *  - Everything else is a violation that still leaves the chain walkable:
+ *    a readable descriptor after a writable one, a total length above
+ *    4 GiB - 1, a zero length, a buffer not entirely inside guest memory,
+ *    more iovecs than the caller's array, an indirect descriptor that may
+ *    not be followed (not negotiated, not the chain's only descriptor, NEXT
+ *    set, nested in a table, a length that is zero or not a multiple of 16,
+ *    a table outside guest memory: the walk steps over it as over a bad
+ *    buffer, it is never read as a table).
+ *  - A walkable BAD chain comes with its salvage: elem->bad_first iovecs at
+ *    iov[0] for the chain's first device-writable (data) descriptor and
+ *    elem->bad_last iovecs after them for its last one (the same
+ *    descriptor when there is only one), each translated whole or not at
+ *    all: a count is 0 when the chain has no such descriptor or it is not
+ *    entirely inside guest memory (or does not fit iov_max). Only
+ *    descriptors the driver flagged device-writable are ever offered, so a
+ *    device that writes its error status there (virtio-blk: the last byte
+ *    of the last one; virtio-scsi: the response at the start of the first
+ *    one) never writes outside guest memory nor into a readable buffer.
+ *    An unwalkable chain has both counts 0: it can only be returned empty.
+ *    The salvage comes from a second walk of the chain that reads every
+ *    descriptor again (once) and checks what it uses itself: a driver that
+ *    rewrites the chain meanwhile can only move its own error answer. The
+ *    first walk, which serves good chains, pays nothing for it.
+ *  - Either way out_num, in_num and in_len are 0, and the request is in
+ *    flight like any other (pushed exactly once, inflight log included).
  *
  * Inflight log (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD): when attached, pop
  * marks the request in flight in the shared region before the caller sees
@@ -37,6 +72,9 @@
 #include "vhost_mem.h"
 
 #define VIRTQ_MAX_SIZE 32768
+/* Descriptors the salvage walk of a BAD chain reads at most (see
+ * "Malformed chains"): bounds the cost of a huge indirect table. */
+#define VIRTQ_WALK_MAX 1024
 
 struct virtq_inflight; /* layout in virtq_inflight.c (the spec's) */
 
@@ -117,12 +155,16 @@ struct virtq_elem {
 	uint32_t in_len;         /* total bytes of the writable part */
 	struct iovec *iov;       /* caller's array */
 	uint32_t iov_max;
+	/* VIRTQ_POP_BAD only: where an error answer may go (see the rule above). */
+	uint32_t bad_first;      /* iov[0..bad_first): first device-writable descriptor */
+	uint32_t bad_last;       /* iov[bad_first..+bad_last): the last one */
 };
 
 enum virtq_pop_result {
 	VIRTQ_POP_EMPTY = 0,
 	VIRTQ_POP_OK = 1,
-	VIRTQ_POP_BAD = 2,   /* malformed chain; elem->id valid: answer with an error */
+	VIRTQ_POP_BAD = 2,   /* malformed chain; elem->id valid: answer with an error
+	                      * in elem->bad_first / bad_last if there is room */
 	VIRTQ_POP_BROKEN = 3 /* queue unusable; it is now marked broken */
 };
 

@@ -3,7 +3,8 @@
  * The virtq API of virtq.h: set-up and tear-down, the dispatch on
  * cfg.packed to virtq_split.c / virtq_packed.c, and what both layouts share
  * after an entry is published: the signal decision with its interrupt
- * coalescing, and the call-eventfd write.
+ * coalescing, and the call-eventfd write. Also the end both layouts share
+ * of a malformed chain's salvage walk (virtq.h, "Malformed chains").
  *
  * Signalling. flush publishes (layout code), then asks the layout whether
  * the driver wants a signal for the entries published since the previous
@@ -39,6 +40,36 @@ virtq_set_broken(struct virtq *vq, const char *reason)
 			    vq->cfg.size, reason);
 	}
 	return VIRTQ_POP_BROKEN;
+}
+
+/*
+ * The end of a salvage walk (virtq_internal.h): the first and last writable
+ * descriptors, each translated whole or not at all, one after the other at
+ * the start of elem->iov (the same descriptor twice when there is one).
+ */
+enum virtq_pop_result
+virtq_salvage_finish(const struct virtq *vq, const struct virtq_salvage *s,
+		     struct virtq_elem *elem)
+{
+	uint32_t n = 0;
+
+	elem->out_num = 0;
+	elem->in_num = 0;
+	elem->in_len = 0;
+	elem->bad_first = 0;
+	elem->bad_last = 0;
+	if (s->lost || !s->have_write) {
+		return VIRTQ_POP_BAD;
+	}
+	if (vhost_mem_gpa_to_iovs(vq->mem, s->first_addr, s->first_len, elem->iov, &n,
+				  elem->iov_max) == 0) {
+		elem->bad_first = n;
+	}
+	if (vhost_mem_gpa_to_iovs(vq->mem, s->last_addr, s->last_len, elem->iov, &n,
+				  elem->iov_max) == 0) {
+		elem->bad_last = n - elem->bad_first;
+	}
+	return VIRTQ_POP_BAD;
 }
 
 int

@@ -3,8 +3,9 @@
  * Private to the virtqueue implementation (virtq_common.c, virtq_split.c,
  * virtq_packed.c, virtq_inflight.c): the inflight region layout of QEMU's
  * vhost-user spec (version 1), memory-order helpers, the per-descriptor
- * check-and-translate step shared by both ring layouts, and the functions
- * each layout provides to the dispatcher in virtq_common.c.
+ * check-and-translate step shared by both ring layouts, the state of the
+ * salvage walk of a malformed chain, and the functions each layout
+ * provides to the dispatcher in virtq_common.c.
  *
  * Memory order. The guest and this process share the rings; the inflight
  * region is shared with the frontend and must make sense to the next
@@ -200,14 +201,61 @@ virtq_walk_finish(const struct virtq_walk *w, struct virtq_elem *elem)
 	elem->in_len = w->in_len;
 }
 
-/* A BAD chain: only the id (and ndescs) mean anything. */
+/*
+ * The salvage of a BAD chain (virtq.h, "Malformed chains"): a second,
+ * independent walk of the chain (virtq_split.c / virtq_packed.c, cold
+ * code) that only looks for the first and last device-writable data
+ * descriptors. It reads every descriptor again, once, and checks what it
+ * uses itself, so a driver that rewrites the chain in between can only
+ * move its own error answer. Bounded by VIRTQ_WALK_MAX descriptors.
+ */
+struct virtq_salvage {
+	uint32_t ndescs;      /* descriptors read (ring and table entries) */
+	bool lost;            /* not walkable: nothing is offered */
+	bool have_write;
+	uint64_t first_addr, last_addr;
+	uint32_t first_len, last_len;
+};
+
 static inline void
-virtq_walk_bad(struct virtq_elem *elem)
+virtq_salvage_init(struct virtq_salvage *s)
 {
-	elem->out_num = 0;
-	elem->in_num = 0;
-	elem->in_len = 0;
+	memset(s, 0, sizeof(*s));
 }
+
+/* Count one descriptor read; false (and lost) past VIRTQ_WALK_MAX. */
+static inline bool
+virtq_salvage_step(struct virtq_salvage *s)
+{
+	if (++s->ndescs > VIRTQ_WALK_MAX) {
+		s->lost = true;
+		return false;
+	}
+	return true;
+}
+
+/* A data descriptor (copied once by the caller). */
+static inline void
+virtq_salvage_data(struct virtq_salvage *s, uint64_t addr, uint32_t len, bool write)
+{
+	if (!write) {
+		return;
+	}
+	if (!s->have_write) {
+		s->have_write = true;
+		s->first_addr = addr;
+		s->first_len = len;
+	}
+	s->last_addr = addr;
+	s->last_len = len;
+}
+
+/*
+ * virtq_common.c: fill elem for a BAD chain (out/in counts 0, bad_first /
+ * bad_last translated from s). Returns VIRTQ_POP_BAD.
+ */
+enum virtq_pop_result virtq_salvage_finish(const struct virtq *vq, const struct virtq_salvage *s,
+					   struct virtq_elem *elem);
 
 /* Mark the queue unusable (NEEDS_RESET); logs once. */
 enum virtq_pop_result virtq_set_broken(struct virtq *vq, const char *reason);

@@ -86,6 +86,20 @@ virtq_packed_start(struct virtq *vq)
 }
 
 /*
+ * The table an indirect descriptor points to, or NULL when it may not be
+ * followed: indirect negotiated, the chain's only descriptor, a non-zero
+ * multiple of 16 bytes, all inside guest memory.
+ */
+static inline const uint8_t *
+packed_indirect_table(const struct virtq *vq, uint64_t addr, uint32_t len, bool sole)
+{
+	if (!vq->cfg.indirect || !sole || len == 0 || len % sizeof(struct vring_packed_desc) != 0) {
+		return NULL;
+	}
+	return vhost_mem_gpa_to_host(vq->mem, addr, len);
+}
+
+/*
  * One ring descriptor of a chain (a data descriptor, or an indirect table
  * when it is the chain's only descriptor). Returns 0 or a negative errno.
  */
@@ -100,12 +114,9 @@ packed_add(struct virtq *vq, struct virtq_elem *elem, struct virtq_walk *w, uint
 	if (spur_likely(!(flags & VRING_DESC_F_INDIRECT))) {
 		return virtq_walk_add(vq, elem, w, addr, len, flags & VRING_DESC_F_WRITE);
 	}
-	if (!vq->cfg.indirect || !sole || len == 0 || len % sizeof(t) != 0) {
-		return -EINVAL;
-	}
-	table = vhost_mem_gpa_to_host(vq->mem, addr, len);
+	table = packed_indirect_table(vq, addr, len, sole);
 	if (table == NULL) {
-		return -EFAULT;
+		return -EINVAL;
 	}
 	/* The table's entries are consecutive; each adds an iovec, so
 	 * iov_max bounds this loop whatever len claims. */
@@ -122,12 +133,62 @@ packed_add(struct virtq *vq, struct virtq_elem *elem, struct virtq_walk *w, uint
 	return 0;
 }
 
+/*
+ * One ring descriptor for the salvage walk of a BAD chain (virtq_internal.h);
+ * an indirect descriptor that may not be followed, or nested in a table,
+ * is stepped over. VIRTQ_WALK_MAX bounds the table loop.
+ */
+static void
+packed_salvage_desc(struct virtq *vq, struct virtq_salvage *s, uint64_t addr, uint32_t len,
+		    uint16_t flags, bool sole)
+{
+	struct vring_packed_desc t;
+	const uint8_t *table;
+
+	if (!virtq_salvage_step(s)) {
+		return;
+	}
+	if (!(flags & VRING_DESC_F_INDIRECT)) {
+		virtq_salvage_data(s, addr, len, flags & VRING_DESC_F_WRITE);
+		return;
+	}
+	table = packed_indirect_table(vq, addr, len, sole);
+	for (uint32_t j = 0; table != NULL && j < len / sizeof(t); j++) {
+		if (!virtq_salvage_step(s)) {
+			return;
+		}
+		virtq_read_once(&t, table + (size_t)j * sizeof(t), sizeof(t));
+		if (!(t.flags & VRING_DESC_F_INDIRECT)) {
+			virtq_salvage_data(s, t.addr, t.len, t.flags & VRING_DESC_F_WRITE);
+		}
+	}
+}
+
+/* The salvage walk of a BAD chain of n ring descriptors from ring position idx. */
+static enum virtq_pop_result __attribute__((noinline, cold))
+packed_salvage_ring(struct virtq *vq, struct virtq_elem *elem, uint16_t idx, uint16_t n)
+{
+	struct vring_packed_desc d;
+	struct virtq_salvage s;
+
+	virtq_salvage_init(&s);
+	for (uint16_t k = 0; k < n && !s.lost; k++) {
+		virtq_read_once(&d, &packed_ring(vq)[idx], sizeof(d));
+		packed_salvage_desc(vq, &s, d.addr, d.len, d.flags, n == 1);
+		if (++idx == vq->cfg.size) {
+			idx = 0;
+		}
+	}
+	return virtq_salvage_finish(vq, &s, elem);
+}
+
 enum virtq_pop_result
 virtq_packed_pop(struct virtq *vq, struct virtq_elem *elem)
 {
 	struct vring_packed_desc *ring = packed_ring(vq);
 	struct virtq_inflight_packed *r = NULL;
 	uint16_t size = vq->cfg.size, idx = vq->last_avail_idx, head_flags, n = 0, h = 0, id;
+	uint16_t first = idx;
 	bool wrap = vq->avail_wrap, bad = false;
 	struct vring_packed_desc d;
 	struct virtq_walk w;
@@ -215,11 +276,32 @@ virtq_packed_pop(struct virtq *vq, struct virtq_elem *elem)
 	elem->ndescs = n;
 	vq->stat_requests++;
 	if (bad) {
-		virtq_walk_bad(elem);
-		return VIRTQ_POP_BAD;
+		return packed_salvage_ring(vq, elem, first, n);
 	}
 	virtq_walk_finish(&w, elem);
 	return VIRTQ_POP_OK;
+}
+
+/* The salvage walk of a BAD chain of num region entries from slot (recovery). */
+static enum virtq_pop_result __attribute__((noinline, cold))
+packed_salvage_region(struct virtq *vq, struct virtq_elem *elem, uint16_t slot, uint16_t num)
+{
+	struct virtq_inflight_packed *r = virtq_ifl_packed(vq);
+	struct virtq_inflight_desc_packed c;
+	struct virtq_salvage s;
+	uint16_t e = slot;
+
+	virtq_salvage_init(&s);
+	for (uint16_t k = 0; k < num && !s.lost; k++) {
+		if (e >= vq->inflight_num) {
+			s.lost = true;
+			break;
+		}
+		virtq_read_once(&c, &r->desc[e], sizeof(c));
+		packed_salvage_desc(vq, &s, c.addr, c.len, c.flags, num == 1);
+		e = c.next;
+	}
+	return virtq_salvage_finish(vq, &s, elem);
 }
 
 /* Re-read an in-flight chain from the copies in the inflight region. */
@@ -260,8 +342,7 @@ virtq_packed_get_elem(struct virtq *vq, uint16_t slot, struct virtq_elem *elem)
 	elem->id = id;
 	elem->ndescs = num;
 	if (bad) {
-		virtq_walk_bad(elem);
-		return VIRTQ_POP_BAD;
+		return packed_salvage_region(vq, elem, slot, num);
 	}
 	virtq_walk_finish(&w, elem);
 	return VIRTQ_POP_OK;

@@ -12,8 +12,9 @@
  *
  * Invariants: every head we hand out is < size and not already in flight
  * (packed_desc_count[head] != 0 while it is); a chain never makes us touch
- * more than size descriptors of the table (or the indirect table's length),
- * and nothing outside guest memory. used->idx advances only in
+ * more than size descriptors of the table (or the indirect table's length)
+ * per walk (a BAD one gets a second, salvage walk: virtq.h), and nothing
+ * outside guest memory. used->idx advances only in
  * virtq_split_publish, with release order after the entries it covers.
  *
  * Inflight log order (spec): pop sets desc[head].counter, then inflight=1,
@@ -91,10 +92,74 @@ virtq_split_start(struct virtq *vq)
 }
 
 /*
+ * The table an indirect descriptor d points to, or NULL when it may not be
+ * followed: indirect negotiated, the only descriptor of the chain (count
+ * 1, not inside a table, no NEXT), a non-zero multiple of 16 bytes, all
+ * inside guest memory.
+ */
+static inline const uint8_t *
+split_indirect_table(const struct virtq *vq, const struct vring_desc *d, bool in_table,
+		     uint32_t count)
+{
+	if (!vq->cfg.indirect || in_table || count != 1 || (d->flags & VRING_DESC_F_NEXT) ||
+	    d->len == 0 || d->len % sizeof(*d) != 0) {
+		return NULL;
+	}
+	return vhost_mem_gpa_to_host(vq->mem, d->addr, d->len);
+}
+
+/*
+ * The salvage walk of a BAD chain (virtq_internal.h): its first and last
+ * writable descriptors, if it can be followed to its end. An indirect
+ * descriptor that may not be followed is stepped over.
+ */
+static enum virtq_pop_result __attribute__((noinline, cold))
+split_salvage(struct virtq *vq, uint16_t head, struct virtq_elem *elem)
+{
+	const uint8_t *table = vq->desc, *t;
+	uint32_t max = vq->cfg.size, count = 0, i = head;
+	bool in_table = false;
+	struct virtq_salvage s;
+	struct vring_desc d;
+
+	virtq_salvage_init(&s);
+	for (;;) {
+		if (++count > max || !virtq_salvage_step(&s)) {
+			s.lost = true; /* loop, longer than the table, VIRTQ_WALK_MAX */
+			break;
+		}
+		virtq_read_once(&d, table + (size_t)i * sizeof(d), sizeof(d));
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			t = split_indirect_table(vq, &d, in_table, count);
+			if (t != NULL) {
+				table = t;
+				max = d.len / sizeof(d);
+				count = 0;
+				i = 0;
+				in_table = true;
+				continue;
+			}
+		} else {
+			virtq_salvage_data(&s, d.addr, d.len, d.flags & VRING_DESC_F_WRITE);
+		}
+		if (!(d.flags & VRING_DESC_F_NEXT)) {
+			break;
+		}
+		i = d.next;
+		if (i >= max) {
+			s.lost = true;
+			break;
+		}
+	}
+	return virtq_salvage_finish(vq, &s, elem);
+}
+
+/*
  * Walk the chain at head into elem. Bounded by the table length (loops and
  * over-long chains both end there) and by elem->iov_max (every data
  * descriptor adds at least one iovec), so a hostile chain costs at most
- * min(size, iov_max) + 1 descriptor reads.
+ * min(size, iov_max) + 1 descriptor reads, plus VIRTQ_WALK_MAX for the
+ * salvage walk of a BAD one.
  */
 static enum virtq_pop_result
 split_walk(struct virtq *vq, uint16_t head, struct virtq_elem *elem)
@@ -112,12 +177,7 @@ split_walk(struct virtq *vq, uint16_t head, struct virtq_elem *elem)
 		}
 		virtq_read_once(&d, table + (size_t)i * sizeof(d), sizeof(d));
 		if (spur_unlikely(d.flags & VRING_DESC_F_INDIRECT)) {
-			/* Only as the sole descriptor of the chain, never nested. */
-			if (!vq->cfg.indirect || indirect || count != 1 ||
-			    (d.flags & VRING_DESC_F_NEXT) || d.len == 0 || d.len % sizeof(d) != 0) {
-				goto bad;
-			}
-			table = vhost_mem_gpa_to_host(vq->mem, d.addr, d.len);
+			table = split_indirect_table(vq, &d, indirect, count);
 			if (table == NULL) {
 				goto bad;
 			}
@@ -141,8 +201,7 @@ split_walk(struct virtq *vq, uint16_t head, struct virtq_elem *elem)
 	virtq_walk_finish(&w, elem);
 	return VIRTQ_POP_OK;
 bad:
-	virtq_walk_bad(elem);
-	return VIRTQ_POP_BAD;
+	return split_salvage(vq, head, elem);
 }
 
 enum virtq_pop_result

@@ -10,8 +10,10 @@
  *
  * What spur does (lib/vhost/virtq_packed.c, vhost_mem.c, vhost_pg.c,
  * virtq_inflight.c) and what each scenario asserts: packed chains follow
- * the split rules (malformed: returned empty; impossible ring state: the
- * queue stops with NEEDS_RESET); a truncated guest memory is replaced by
+ * the split rules (malformed but walkable to its end: IOERR in the last
+ * writable byte, used length 1, readable buffers untouched; impossible
+ * ring state: the queue stops with NEEDS_RESET), as does a chain whose
+ * total length passes 32 bits; a truncated guest memory is replaced by
  * zero pages in spur (SIGBUS guard), so spur keeps running, and the rings
  * using it stop (NEEDS_RESET, logged against the controller); GET_VRING_BASE
  * answers only once every request taken is back in the used ring; the
@@ -189,7 +191,7 @@ r_packed_desc_outside(struct hv *h)
 	c[2] = pdesc(r.req[0].status_gpa, 1, 0, HV_F_WRITE);
 	vfe_packed_add_raw(r.q, 0, c, 3);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
 }
 
 static int
@@ -201,12 +203,13 @@ r_packed_read_after_write(struct hv *h)
 	if (hv_ring_start(h, &r, PACKED_FEATURES) < 0)
 		return -1;
 	hv_set_hdr(&r.req[0], VIRTIO_BLK_T_OUT, 0);
+	memset(r.req[0].data, 0x5a, 4096);
 	c[0] = pdesc(r.req[0].hdr_gpa, 16, 0, HV_F_NEXT);
 	c[1] = pdesc(r.req[0].status_gpa, 1, 0, HV_F_NEXT | HV_F_WRITE);
 	c[2] = pdesc(r.req[0].data_gpa, 4096, 0, 0);
 	vfe_packed_add_raw(r.q, 0, c, 3);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_ioerr_intact(&r, 0, r.req[0].data, 4096, 0x5a);
 }
 
 static int
@@ -225,7 +228,8 @@ r_packed_indirect_nested(struct hv *h)
 	c = pdesc(r.req[0].table_gpa, 3 * 16, 0, HV_F_INDIRECT);
 	vfe_packed_add_raw(r.q, 0, &c, 1);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	/* The nested entry is stepped over: the status is still the last writable one. */
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
 }
 
 static int
@@ -245,7 +249,7 @@ r_packed_indirect_too_long(struct hv *h)
 	c = pdesc(r.req[0].table_gpa, 200 * 16, 0, HV_F_INDIRECT);
 	vfe_packed_add_raw(r.q, 0, &c, 1);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
 }
 
 /* Every descriptor of the ring chained (NEXT on all): longer than the queue. */
@@ -312,7 +316,7 @@ r_desc_total_overflow(struct hv *h)
 			       hv_buf(q->status_gpa, 1, true)};
 	vfe_add_chain(r.q, 0, b, 3);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
 }
 
 /* A read of 4 GiB - 4 KiB into valid guest memory: far beyond the capacity. */

@@ -2,7 +2,9 @@
 /*
  * Hostile vhost-user messages: wrong payload sizes, unknown types, bad
  * flags, too many or unexpected fds, queue indices out of range, ring sizes
- * and ring flags out of range, unoffered features, config-space accesses
+ * (above spur's cap of 1024 entries per ring, lib/vhost/vhost_dev.h, even
+ * where virtio allows them) and ring flags out of range, unoffered
+ * features, config-space accesses
  * out of bounds, truncated or fragmented messages, a corrupt backend
  * channel, a second frontend, replies never read, connection floods.
  * Memory tables and ring set-up are in hostile_setup.c.
@@ -403,6 +405,19 @@ p_ring_size_zero(struct hv *h)
 	return ring_num_refused(h, 0);
 }
 
+/* Above spur's cap (VHOST_MAX_QUEUE_SIZE, 1024) though a legal virtio size. */
+static int
+p_ring_size_2048(struct hv *h)
+{
+	return ring_num_refused(h, 2048);
+}
+
+static int
+p_ring_size_32768(struct hv *h)
+{
+	return ring_num_refused(h, 32768);
+}
+
 static int
 p_ring_size_32769(struct hv *h)
 {
@@ -424,12 +439,24 @@ p_ring_size_npot(struct hv *h)
 static int
 p_ring_size_max_ok(struct hv *h)
 {
-	struct vhost_vring_state st = {.index = 0, .num = 32768};
+	struct vhost_vring_state st = {.index = 0, .num = 1024};
 
 	if (hv_open_default(h) < 0 || hv_features(h, HV_SPLIT_FEATURES) < 0 ||
 	    hv_step(h, VFE_SET_VRING_NUM, &st, sizeof(st), NULL, 0) < 0 || hv_expect_alive(h) < 0)
 		return -1;
-	return hv_did(h, "accepted the largest ring size, 32768");
+	return hv_did(h, "accepted the largest ring size, 1024");
+}
+
+/* The last queue the device has, at the largest size: accepted. */
+static int
+p_ring_last_queue_ok(struct hv *h)
+{
+	struct vhost_vring_state st = {.index = HV_QUEUES - 1, .num = 1024};
+
+	if (hv_open_default(h) < 0 || hv_features(h, HV_SPLIT_FEATURES) < 0 ||
+	    hv_step(h, VFE_SET_VRING_NUM, &st, sizeof(st), NULL, 0) < 0 || hv_expect_alive(h) < 0)
+		return -1;
+	return hv_did(h, "accepted queue %u (the last one) with 1024 entries", HV_QUEUES - 1);
 }
 
 static int
@@ -799,15 +826,20 @@ const struct hv_scenario hv_proto_scenarios[] = {
 	HV_SCENARIO("qidx-enable", "SET_VRING_ENABLE: queue index 64 out of range", p_qidx_enable),
 	HV_SCENARIO("qidx-get-base", "GET_VRING_BASE: queue index 64 out of range",
 	            p_qidx_get_base),
-	HV_SCENARIO("ring-size-zero", "SET_VRING_NUM: ring size 0 is not in 1..32768",
+	HV_SCENARIO("ring-size-zero", "SET_VRING_NUM: ring size 0 is not in 1..1024",
 	            p_ring_size_zero),
-	HV_SCENARIO("ring-size-32769", "SET_VRING_NUM: ring size 32769 is not in 1..32768",
+	HV_SCENARIO("ring-size-2048", "SET_VRING_NUM: ring size 2048 is not in 1..1024",
+	            p_ring_size_2048),
+	HV_SCENARIO("ring-size-32768", "SET_VRING_NUM: ring size 32768 is not in 1..1024",
+	            p_ring_size_32768),
+	HV_SCENARIO("ring-size-32769", "SET_VRING_NUM: ring size 32769 is not in 1..1024",
 	            p_ring_size_32769),
-	HV_SCENARIO("ring-size-65536", "SET_VRING_NUM: ring size 65536 is not in 1..32768",
+	HV_SCENARIO("ring-size-65536", "SET_VRING_NUM: ring size 65536 is not in 1..1024",
 	            p_ring_size_65536),
 	HV_SCENARIO("ring-size-npot", "SET_VRING_NUM: ring size 100 is not a power of two",
 	            p_ring_size_npot),
 	HV_SCENARIO("ring-size-max-ok", NULL, p_ring_size_max_ok),
+	HV_SCENARIO("ring-last-queue-ok", NULL, p_ring_last_queue_ok),
 	HV_SCENARIO("base-reserved-bits",
 	            "SET_VRING_BASE: queue 0: base 0x10000 sets reserved bits",
 	            p_base_reserved_bits),

@@ -5,14 +5,22 @@
  * memory and ring lifecycles are in hostile_memring.c, the healthy mode in
  * hostile_healthy.c.
  *
- * What spur does (lib/vhost/virtq_split.c, vhost_blk_io.c) and what each
- * scenario asserts:
- *  - a malformed chain whose head is valid (descriptor outside guest
- *    memory or running past its end, zero length, a loop, longer than the
- *    ring or the request iovec limit, a bad or nested indirect table, a
- *    readable descriptor after a writable one) is returned in the used
- *    ring with length 0 and nothing written (the status byte keeps the
- *    0xff the driver put there), and the queue serves the next request;
+ * What spur does (lib/vhost/virtq_split.c, vhost_blk_io.c; the rule is in
+ * lib/vhost/virtq.h, "Malformed chains") and what each scenario asserts:
+ *  - a malformed chain whose head is valid and that can still be followed
+ *    to its end (a data descriptor outside guest memory, running past its
+ *    end, wrapping 64 bits or of zero length, more descriptors than the
+ *    request iovec limit, a readable descriptor after a writable one, an
+ *    indirect descriptor with NEXT set) is answered VIRTIO_BLK_S_IOERR in
+ *    the last byte of its last writable descriptor, used length 1, nothing
+ *    else written (a readable buffer keeps its bytes), and the queue serves
+ *    the next request;
+ *  - one that cannot be followed (a loop, longer than the ring, a next
+ *    index out of range, a loop in an indirect table) or whose only
+ *    writable part is behind an indirect descriptor that may not be read
+ *    (bad length, outside memory, nested, after a direct descriptor, not
+ *    negotiated) is returned with length 0 and nothing written (the status
+ *    byte keeps the 0xff the driver put there), and the queue serves on;
  *  - a well-formed chain that is a bad virtio-blk request is answered:
  *    VIRTIO_BLK_S_IOERR (1) for a short header, a sector or a discard
  *    segment beyond the capacity or a misaligned length, VIRTIO_BLK_S_UNSUPP
@@ -251,6 +259,21 @@ hv_expect_status(struct hv_ring *r, uint16_t head, uint8_t status, uint32_t want
 		      status, status == VIRTIO_BLK_S_IOERR ? "IOERR" : "UNSUPP", want_len);
 }
 
+/* hv_expect_status IOERR, used length 1, and buf (len bytes of fill, readable) untouched. */
+int
+hv_expect_ioerr_intact(struct hv_ring *r, uint16_t head, const uint8_t *buf, uint32_t len,
+		       uint8_t fill)
+{
+	if (hv_expect_status(r, head, VIRTIO_BLK_S_IOERR, 1) < 0)
+		return -1;
+	for (uint32_t i = 0; i < len; i++)
+		if (buf[i] != fill)
+			return hv_fail(r->h, "the backend wrote 0x%02x at byte %u of a readable "
+				       "buffer", buf[i], i);
+	return hv_did(r->h, "answered IOERR in the last writable byte, used len 1, the "
+		      "readable buffer untouched, and served the next request");
+}
+
 /* Wait up to ms for the error eventfd. */
 static bool
 err_signalled(struct hv *h, int ms)
@@ -321,7 +344,7 @@ hv_expect_broken(struct hv_ring *r, int allowed)
 
 /* ---- malformed chains ------------------------------------------------------------------ */
 
-/* hdr, data at (gpa, len, write), status: a read whose data descriptor is bad. */
+/* hdr, data at (gpa, len, write), status: a read whose data descriptor is bad (IOERR). */
 static int
 bad_data_desc(struct hv *h, uint64_t gpa, uint32_t len)
 {
@@ -336,7 +359,7 @@ bad_data_desc(struct hv *h, uint64_t gpa, uint32_t len)
 			       hv_buf(q->status_gpa, 1, true)};
 	vfe_add_chain(r.q, 0, b, 3);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
 }
 
 static int
@@ -445,11 +468,12 @@ r_read_after_write(struct hv *h)
 		return -1;
 	q = &r.req[0];
 	hv_set_hdr(q, VIRTIO_BLK_T_OUT, 0);
+	memset(q->data, 0x5a, 4096);
 	struct vfe_buf b[3] = {hv_buf(q->hdr_gpa, 16, false), hv_buf(q->status_gpa, 1, true),
 			       hv_buf(q->data_gpa, 4096, false)};
 	vfe_add_chain(r.q, 0, b, 3);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_ioerr_intact(&r, 0, q->data, 4096, 0x5a);
 }
 
 /* ---- indirect tables --------------------------------------------------------------- */
@@ -488,7 +512,7 @@ r_indirect_loop(struct hv *h)
 	return hv_expect_empty(&r, 0);
 }
 
-/* 200 entries: more than a request may have (iovec limit 160, seg_max 126). */
+/* 200 entries: more than a request may have (iovec limit 160, seg_max 126): IOERR. */
 static int
 r_indirect_too_long(struct hv *h)
 {
@@ -505,7 +529,7 @@ r_indirect_too_long(struct hv *h)
 						  (uint16_t)(i + 1)};
 	q->table[199] = (struct vring_desc){q->status_gpa, 1, HV_F_WRITE, 0};
 	offer_indirect(&r, q->table_gpa, 200 * 16, 0, 0);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
 }
 
 static int
@@ -557,8 +581,10 @@ r_indirect_with_next(struct hv *h)
 		return -1;
 	fill_read_table(&r.req[0]);
 	vfe_split_write_desc(r.q, 1, r.req[0].status_gpa, 1, HV_F_WRITE, 0);
+	/* The indirect descriptor is stepped over, not read; ring descriptor 1
+	 * is the chain's last writable one. */
 	offer_indirect(&r, r.req[0].table_gpa, 3 * 16, HV_F_NEXT, 1);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
 }
 
 static int
@@ -924,7 +950,7 @@ r_mixed_batch(struct hv *h)
 		bool ok = (k == 0 && len == 0 && st == HV_STATUS_UNTOUCHED) ||
 			  (k == 1 && len == 4097 && st == VIRTIO_BLK_S_OK) ||
 			  (k == 2 && len == 1 && st == VIRTIO_BLK_S_UNSUPP) ||
-			  (k == 3 && len == 0 && st == HV_STATUS_UNTOUCHED);
+			  (k == 3 && len == 1 && st == VIRTIO_BLK_S_IOERR);
 
 		if (!ok)
 			return hv_fail(h, "request %u came back with len %u status %u", id, len,
@@ -933,7 +959,7 @@ r_mixed_batch(struct hv *h)
 	if (hv_serves(&r, HV_GOOD_HEAD + 1) < 0)
 		return -1;
 	return hv_did(h, "answered a mixed batch one by one (loop: empty, read: OK, unknown "
-		      "type: UNSUPP, bad address: empty) and kept serving");
+		      "type: UNSUPP, bad address: IOERR) and kept serving");
 }
 
 /* ---- the table ---------------------------------------------------------------------- */

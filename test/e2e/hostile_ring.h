@@ -86,6 +86,9 @@ int hv_serves(struct hv_ring *r, uint16_t head);
 int hv_expect_empty(struct hv_ring *r, uint16_t head);
 /* head comes back with this status and used length; then hv_serves. */
 int hv_expect_status(struct hv_ring *r, uint16_t head, uint8_t status, uint32_t want_len);
+/* hv_expect_status IOERR, used length 1, and buf (len bytes of fill, readable) untouched. */
+int hv_expect_ioerr_intact(struct hv_ring *r, uint16_t head, const uint8_t *buf, uint32_t len,
+			   uint8_t fill);
 /*
  * The ring is broken: at most `allowed` completions, none for a later good
  * read, GET_STATUS NEEDS_RESET, the error eventfd signalled; GET_VRING_BASE

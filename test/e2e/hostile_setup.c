@@ -628,7 +628,7 @@ p_inflight_geometry(struct hv *h)
 static int
 p_inflight_queue_size(struct hv *h)
 {
-	struct inflight in = {.num_queues = 1, .queue_size = 40000};
+	struct inflight in = {.num_queues = 1, .queue_size = 2048};
 
 	if (hv_open(h, HV_PF_INFLIGHT) < 0)
 		return -1;
@@ -817,7 +817,7 @@ const struct hv_scenario hv_setup_scenarios[] = {
 	            p_pf_not_negotiated),
 	HV_SCENARIO("inflight-geometry", "GET_INFLIGHT_FD: 0 queues (the device has 64)",
 	            p_inflight_geometry),
-	HV_SCENARIO("inflight-queue-size", "GET_INFLIGHT_FD: queue size 40000 is not in 1..32768",
+	HV_SCENARIO("inflight-queue-size", "GET_INFLIGHT_FD: queue size 2048 is not in 1..1024",
 	            p_inflight_queue_size),
 	HV_SCENARIO("inflight-unsealed",
 	            "SET_INFLIGHT_FD: the region is not a memfd sealed against shrinking",

@@ -6,7 +6,12 @@
  *   spur_hostile_vhost -s SOCKET --attack NAME   exit 0: expected reaction
  *                                                exit 1: anything else
  *   spur_hostile_vhost -s SOCKET --attack healthy   a well-behaved guest
+ *   spur_hostile_vhost -s SOCKET --attack scsi-healthy   the same, virtio-scsi
  *   spur_hostile_vhost --list      NAME<TAB>LOG-SUBSTRING per scenario
+ *
+ * Scenarios named scsi-* (and scsi-healthy) attack a vhost-scsi socket;
+ * the ones that add and remove targets also need --rpc SPUR_RPC_SOCKET,
+ * --ctrlr NAME and --bdev BDEV (the bdev of the controller's target 1).
  *
  * The expected reactions are spur's (lib/vhost): a malformed message is
  * answered with a failed REPLY_ACK when one was asked for and the
@@ -17,7 +22,7 @@
  * Each scenario's PASS or FAIL line says what the backend did.
  *
  * This file owns main, the option parsing, the watchdog and the helpers of
- * hostile_vhost.h; the scenarios are in hostile_proto.c and hostile_ring.c.
+ * hostile_vhost.h; the scenarios are in the files hostile_vhost.h lists.
  *
  * Threading: single-threaded; SIGALRM ends a run that outlives its
  * watchdog.
@@ -95,6 +100,7 @@ hv_open(struct hv *h, uint64_t protocol)
 {
 	uint64_t deadline = hv_now_ms() + 2 * HV_TIMEOUT_MS;
 	uint32_t cfg_len = offsetof(struct virtio_blk_config, max_secure_erase_sectors);
+	void *cfg = &h->cfg;
 	int rc;
 
 	/*
@@ -115,8 +121,12 @@ hv_open(struct hv *h, uint64_t protocol)
 			return hv_fail(h, "negotiation failed: %s (%s)", h->d.err, strerror(-rc));
 		usleep(20000);
 	}
+	if (h->scsi) {
+		cfg = &h->scsi_cfg;
+		cfg_len = sizeof(h->scsi_cfg);
+	}
 	if (h->d.protocol_features & (1ull << VFE_PROTOCOL_F_CONFIG)) {
-		rc = vfe_get_config(&h->d, &h->cfg, cfg_len);
+		rc = vfe_get_config(&h->d, cfg, cfg_len);
 		if (rc < 0)
 			return hv_fail(h, "GET_CONFIG: %s (%s)", h->d.err, strerror(-rc));
 		h->capacity = h->cfg.capacity;
@@ -464,6 +474,8 @@ static const struct {
 	{hv_setup_scenarios, &hv_setup_count},
 	{hv_ring_scenarios, &hv_ring_count},
 	{hv_memring_scenarios, &hv_memring_count},
+	{hv_scsi_scenarios, &hv_scsi_count},
+	{hv_scsi_ctl_scenarios, &hv_scsi_ctl_count},
 };
 
 static const struct hv_scenario *
@@ -490,7 +502,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: spur_hostile_vhost -s SOCKET --attack NAME [-v]\n"
-		   "       spur_hostile_vhost -s SOCKET --attack healthy [-v]\n"
+		   "       spur_hostile_vhost -s SOCKET --attack healthy|scsi-healthy [-v]\n"
+		   "       spur_hostile_vhost -s SOCKET --attack scsi-NAME [--rpc SPUR_SOCKET "
+		   "--ctrlr NAME --bdev BDEV]\n"
 		   "       spur_hostile_vhost --list\n"
 		   "exit status: 0 the backend reacted as expected, 1 it did not, 2 usage\n");
 }
@@ -503,17 +517,22 @@ main(int argc, char **argv)
 		{"attack", required_argument, NULL, 'a'},
 		{"list", no_argument, NULL, 'l'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"rpc", required_argument, NULL, 'r'},
+		{"ctrlr", required_argument, NULL, 'c'},
+		{"bdev", required_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	static const struct hv_scenario healthy = HV_SCENARIO("healthy", NULL, hv_healthy);
+	static const struct hv_scenario scsi_healthy =
+		HV_SCENARIO("scsi-healthy", NULL, hv_scsi_healthy);
 	const struct hv_scenario *sc = NULL;
 	const char *attack = NULL;
 	static struct hv h;
 	int c, rc;
 
 	h.err_fd = -1;
-	while ((c = getopt_long(argc, argv, "s:a:lvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:a:lvhr:c:b:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			h.sock = optarg;
@@ -527,6 +546,15 @@ main(int argc, char **argv)
 		case 'v':
 			h.verbose = true;
 			break;
+		case 'r':
+			h.rpc = optarg;
+			break;
+		case 'c':
+			h.ctrlr = optarg;
+			break;
+		case 'b':
+			h.bdev = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -539,7 +567,13 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	sc = strcmp(attack, "healthy") == 0 ? &healthy : find_scenario(attack);
+	if (strcmp(attack, "healthy") == 0)
+		sc = &healthy;
+	else if (strcmp(attack, "scsi-healthy") == 0)
+		sc = &scsi_healthy;
+	else
+		sc = find_scenario(attack);
+	h.scsi = strncmp(attack, "scsi-", 5) == 0;
 	if (sc == NULL) {
 		fprintf(stderr, "spur_hostile_vhost: unknown attack '%s' (see --list)\n", attack);
 		return 2;

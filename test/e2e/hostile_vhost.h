@@ -15,7 +15,10 @@
  * messages), hostile_setup.c (memory tables and ring set-up),
  * hostile_ring.c (malformed split rings and virtio-blk requests; ring
  * helpers of hostile_ring.h), hostile_memring.c (packed rings, unusual
- * memory and lifecycles), hostile_healthy.c (the healthy mode).
+ * memory and lifecycles), hostile_healthy.c (the healthy mode),
+ * hostile_scsi.c, hostile_scsi_ctl.c and hostile_scsi_util.c (virtio-scsi
+ * commands, control and event queues, commands in flight and target
+ * removal against a vhost-scsi controller; hostile_scsi.h).
  *
  * Threading: single-threaded.
  */
@@ -29,6 +32,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <linux/virtio_scsi.h>
 
 #include "frontend.h"
 
@@ -61,6 +65,11 @@ struct hv {
 	struct vfe_dev d;
 	bool connected;
 	struct virtio_blk_config cfg;  /* GET_CONFIG after negotiation */
+	bool scsi;                     /* a virtio-scsi device: GET_CONFIG fills scsi_cfg */
+	struct virtio_scsi_config scsi_cfg;
+	const char *rpc;               /* spur's RPC socket (scsi scenarios that call RPCs) */
+	const char *ctrlr;             /* the attacked controller's name, for those RPCs */
+	const char *bdev;              /* bdev of its SCSI target 1, for those RPCs */
 	uint64_t capacity;             /* 512-byte sectors */
 	int err_fd;                    /* SET_VRING_ERR eventfd of queue 0, or -1 */
 	char what[512];                /* PASS: what the backend did */
@@ -88,6 +97,11 @@ extern const struct hv_scenario hv_ring_scenarios[];
 extern const size_t hv_ring_count;
 extern const struct hv_scenario hv_memring_scenarios[];
 extern const size_t hv_memring_count;
+/* hostile_scsi.c, hostile_scsi_ctl.c: names start with "scsi-", for a vhost-scsi controller. */
+extern const struct hv_scenario hv_scsi_scenarios[];
+extern const size_t hv_scsi_count;
+extern const struct hv_scenario hv_scsi_ctl_scenarios[];
+extern const size_t hv_scsi_ctl_count;
 
 /* One region of SET_MEM_TABLE / ADD_MEM_REG / REM_MEM_REG (vhost-user layout). */
 struct hv_region {
@@ -170,6 +184,12 @@ int hv_send_table(struct hv *h, uint32_t n, const struct hv_region *r, uint32_t 
  * compares, then stops the queues. 0 or -1.
  */
 int hv_healthy(struct hv *h);
+/*
+ * The same for a vhost-scsi controller (hostile_scsi_util.c): WRITE(10),
+ * SYNCHRONIZE CACHE and READ(10) on SCSI target 0 through two request
+ * queues (direct and indirect chains), compared byte for byte. 0 or -1.
+ */
+int hv_scsi_healthy(struct hv *h);
 
 uint64_t hv_now_ms(void);
 

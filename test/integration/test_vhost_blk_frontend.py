@@ -189,6 +189,11 @@ class VhostBlkFrontendTest(SpurTestCase):
         # Still serving: a new frontend connects and sees an empty disk.
         status, out, _ = perf(self.sock("vhost.0"), "-t", 1, "-q", 1)
         self.assertIn("capacity 0 bytes", out)
+        # spur notices the hang-up asynchronously: wait for it, bounded.
+        deadline = time.time() + 10
+        while self.controllers()["vhost.0"].get("connected"):
+            self.assertLess(time.time(), deadline, "vhost.0 still connected")
+            time.sleep(0.05)
         self.assertTrue(d.call("vhost_delete_controller", {"ctrlr": "vhost.0"}))
         self.assertStopsCleanly(d)
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A small vhost-user FRONTEND (the role QEMU plays): connect to a
- * vhost-user-blk socket, negotiate features, share "guest memory" (one memfd
- * mapped MAP_SHARED), set up split or packed virtqueues and drive them from
- * the driver side.
+ * vhost-user socket (blk or scsi: nothing here depends on the device
+ * type), negotiate features, share "guest memory" (one memfd mapped
+ * MAP_SHARED), set up split or packed virtqueues and drive them from the
+ * driver side.
  *
  * It is written from the vhost-user and virtio specifications only and
  * shares no code with spur's backend (lib/vhost), so that talking to spur

@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * spur_vhost_perf: a vhost-user-blk load generator that plays the guest.
+ * spur_vhost_perf: a vhost-user-blk / vhost-user-scsi load generator that
+ * plays the guest.
  *
- * It connects to a vhost-user-blk socket (spur's or qemu-storage-daemon's)
+ * It connects to a vhost-user socket (spur's or qemu-storage-daemon's)
  * with its own frontend (frontend.h: no spur backend code involved), shares
- * a memfd as guest memory, sets up N queues and keeps Q requests in flight
- * on each: header, data and status descriptors as a Linux guest lays them
- * out (or one indirect table with --indirect). One thread busy-polls every
- * used ring (no sleeping) and resubmits each completed slot at once, so the
+ * a memfd as guest memory, sets up N request queues and keeps Q requests in
+ * flight on each, laid out as a Linux guest lays them out (or one indirect
+ * table per request with --indirect). One thread busy-polls every used
+ * ring (no sleeping) and resubmits each completed slot at once, so the
  * figures measure the backend, not an interrupt path.
  *
- * Slots are fixed: slot s of a queue always uses the same header, status
- * byte and data buffer in guest memory, and (split ring) descriptors
+ * This file is the device-independent part: options, connection, guest
+ * memory, request queues and slots, offsets (random, sequential, --verify
+ * stripes), the load loop, statistics and the report. The request format of
+ * each device type is in its own file behind struct perf_type (perf.h):
+ * perf_blk.c (--type blk, default) and perf_scsi.c (--type scsi: control
+ * and event queues, READ(10)/WRITE(10) through request queues 2..).
+ *
+ * Slots are fixed: slot s of a queue always uses the same control area and
+ * data buffer in guest memory, and (split ring) descriptors
  * s*k .. s*k+k-1, so a used id names its slot directly. Latency is measured
  * per request from the poll pass that submitted it to the pass that saw it
  * used, into a log-linear histogram (< 1% error).
@@ -35,80 +43,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 
-#include "frontend.h"
+#include "perf.h"
 
-#define MAX_DATA_SEGS 128
 #define DRAIN_TIMEOUT_NS (5ull * 1000000000ull)
-#define HIST_SUB_BITS 7
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_BUCKETS (HIST_SUB * 58)
-
-enum workload { WL_READ, WL_WRITE, WL_RANDREAD, WL_RANDWRITE };
-enum kick_mode { KICK_AUTO, KICK_ALWAYS, KICK_NEVER };
-
-struct opts {
-	const char *socket;
-	uint16_t queues;
-	uint32_t depth;
-	uint32_t io_size;
-	enum workload wl;
-	uint32_t seconds;
-	int core;
-	enum kick_mode kick;
-	bool packed;
-	bool indirect;
-	bool irq;
-	bool event_idx;
-	bool verify;
-	uint16_t queue_size;
-	uint64_t mem_mib;
-};
-
-struct slot {
-	struct virtio_blk_outhdr *hdr;
-	uint8_t *status;
-	/* --verify: the written pattern and the buffer read back into. */
-	uint8_t *data, *rdata;
-	uint64_t data_gpa, rdata_gpa;
-	bool reading;
-	uint64_t gen;
-	struct vfe_buf bufs[MAX_DATA_SEGS + 2];
-	int nbufs;
-	struct vring_desc *itable;
-	uint64_t itable_gpa;
-	uint64_t submit_ns;
-};
-
-struct hist {
-	uint64_t b[HIST_BUCKETS];
-};
-
-struct qstate {
-	struct vfe_queue *q;
-	struct slot *slots;
-	uint32_t stride;          /* split direct: descriptors per slot */
-	uint32_t inflight;
-	uint64_t rng;
-	uint64_t next_sector;
-	uint64_t ios, bytes, errors, bad_len, lat_sum_ns, verify_errors;
-	struct hist hist;
-};
-
-struct perf {
-	struct opts o;
-	struct vfe_dev dev;
-	struct virtio_blk_config cfg;
-	uint64_t capacity_bytes;
-	uint32_t blk_size;
-	uint32_t size_max;
-	uint32_t seg_size;        /* bytes per data descriptor */
-	struct qstate qs[VFE_MAX_QUEUES];
-	bool stopping;
-	uint64_t end_ns;
-};
+#define SYNC_TIMEOUT_NS (5ull * 1000000000ull)
+#define HIST_SUB_BITS PERF_HIST_SUB_BITS
+#define HIST_SUB PERF_HIST_SUB
+#define HIST_BUCKETS PERF_HIST_BUCKETS
 
 static uint64_t
 now_ns(void)
@@ -158,7 +101,7 @@ hist_value(uint32_t idx)
 }
 
 static double
-hist_percentile(const struct hist *h, uint64_t total, double pct)
+hist_percentile(const struct perf_hist *h, uint64_t total, double pct)
 {
 	uint64_t want = (uint64_t)((double)total * pct / 100.0);
 	uint64_t seen = 0;
@@ -182,7 +125,11 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: spur_vhost_perf -s SOCKET [options]\n"
-		"  -s, --socket PATH     vhost-user-blk socket\n"
+		"  -s, --socket PATH     vhost-user socket\n"
+		"      --type T          blk (vhost-user-blk, default) or scsi (vhost-user-scsi:\n"
+		"                        READ(10)/WRITE(10) through request queues 2..)\n"
+		"      --target N        scsi: target (default 0)\n"
+		"      --lun N           scsi: LUN (default 0)\n"
 		"  -n, --queues N        queues (default 1)\n"
 		"  -q, --depth Q         requests in flight per queue (default 32)\n"
 		"  -o, --io-size BYTES   request size, k/m suffixes allowed (default 4k)\n"
@@ -192,7 +139,7 @@ usage(FILE *f)
 		"      --core N          pin to CPU N\n"
 		"      --kick MODE       auto (honour the device's suppression, default),\n"
 		"                        always (kick after each batch), never (backend polls)\n"
-		"      --packed          packed virtqueues\n"
+		"      --packed          packed virtqueues (blk only)\n"
 		"      --indirect        one indirect descriptor table per request\n"
 		"      --no-irq          ask the backend not to signal the call eventfd\n"
 		"      --no-event-idx    do not negotiate VIRTIO_RING_F_EVENT_IDX\n"
@@ -225,9 +172,10 @@ parse_u64(const char *s, uint64_t *out, bool suffix)
 }
 
 static int
-parse_opts(int argc, char **argv, struct opts *o)
+parse_opts(int argc, char **argv, struct perf_opts *o)
 {
-	enum { O_CORE = 256, O_KICK, O_PACKED, O_INDIRECT, O_NOIRQ, O_NOEVIDX, O_MEM, O_VERIFY };
+	enum { O_CORE = 256, O_KICK, O_PACKED, O_INDIRECT, O_NOIRQ, O_NOEVIDX, O_MEM, O_VERIFY,
+	       O_TYPE, O_TARGET, O_LUN };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"queues", required_argument, NULL, 'n'},
@@ -244,13 +192,16 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{"no-event-idx", no_argument, NULL, O_NOEVIDX},
 		{"mem", required_argument, NULL, O_MEM},
 		{"verify", no_argument, NULL, O_VERIFY},
+		{"type", required_argument, NULL, O_TYPE},
+		{"target", required_argument, NULL, O_TARGET},
+		{"lun", required_argument, NULL, O_LUN},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	int c;
 
-	*o = (struct opts){.queues = 1, .depth = 32, .io_size = 4096, .wl = WL_RANDREAD,
+	*o = (struct perf_opts){.type = &perf_type_blk, .queues = 1, .depth = 32, .io_size = 4096, .wl = WL_RANDREAD,
 			   .seconds = 10, .core = -1, .kick = KICK_AUTO, .irq = true,
 			   .event_idx = true, .queue_size = 256, .mem_mib = 1024};
 	while ((c = getopt_long(argc, argv, "s:n:q:o:w:t:S:h", longopts, NULL)) != -1) {
@@ -331,6 +282,24 @@ parse_opts(int argc, char **argv, struct opts *o)
 				goto bad;
 			o->mem_mib = v;
 			break;
+		case O_TYPE:
+			if (strcmp(optarg, "blk") == 0)
+				o->type = &perf_type_blk;
+			else if (strcmp(optarg, "scsi") == 0)
+				o->type = &perf_type_scsi;
+			else
+				goto bad;
+			break;
+		case O_TARGET:
+			if (parse_u64(optarg, &v, false) || v > 255)
+				goto bad;
+			o->scsi_target = (uint8_t)v;
+			break;
+		case O_LUN:
+			if (parse_u64(optarg, &v, false) || v > 16383)
+				goto bad;
+			o->scsi_lun = (uint16_t)v;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -343,6 +312,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		return -EINVAL;
 	}
+	if (o->packed && o->type == &perf_type_scsi) {
+		/* Neither spur nor QEMU's vhost-user-scsi offers VIRTIO_F_RING_PACKED. */
+		fprintf(stderr, "spur_vhost_perf: --packed is not supported with --type scsi "
+			"(virtio-scsi is driven with split rings only)\n");
+		return -EINVAL;
+	}
 	return 0;
 bad:
 	fprintf(stderr, "spur_vhost_perf: bad value for -%c: %s\n", c < 256 ? c : '-', optarg);
@@ -350,7 +325,7 @@ bad:
 }
 
 static const char *
-workload_name(enum workload wl)
+workload_name(enum perf_workload wl)
 {
 	static const char *const names[] = {"read", "write", "randread", "randwrite"};
 
@@ -358,29 +333,24 @@ workload_name(enum workload wl)
 }
 
 static bool
-is_write(enum workload wl)
+is_write(enum perf_workload wl)
 {
 	return wl == WL_WRITE || wl == WL_RANDWRITE;
 }
 
-/* ---- set-up -------------------------------------------------------------------- */
+/* ---- helpers for the device types (perf.h) ------------------------------------- */
 
-static bool
-dev_has(const struct perf *p, int bit)
+bool
+perf_has(const struct perf *p, int bit)
 {
 	return (p->dev.features >> bit) & 1u;
 }
 
-static int
-setup_device(struct perf *p)
+int
+perf_set_features(struct perf *p, uint64_t type_bits)
 {
 	struct vfe_dev *d = &p->dev;
-	uint64_t want = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_BLK_F_SIZE_MAX) |
-			(1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
-			(1ull << VIRTIO_BLK_F_TOPOLOGY) | (1ull << VIRTIO_BLK_F_MQ) |
-			(1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_RO) |
-			(1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
-	uint32_t cfg_len = offsetof(struct virtio_blk_config, max_secure_erase_sectors);
+	uint64_t want = type_bits | (1ull << VIRTIO_F_VERSION_1);
 	int rc;
 
 	if (p->o.event_idx)
@@ -389,6 +359,86 @@ setup_device(struct perf *p)
 		want |= 1ull << VIRTIO_RING_F_INDIRECT_DESC;
 	if (p->o.packed)
 		want |= 1ull << VIRTIO_F_RING_PACKED;
+	rc = vfe_set_features(d, want);
+	if (rc < 0)
+		return rc;
+	if (!perf_has(p, VIRTIO_F_VERSION_1)) {
+		snprintf(d->err, sizeof(d->err), "backend does not offer VIRTIO_F_VERSION_1");
+		return -ENOTSUP;
+	}
+	if (p->o.packed && !perf_has(p, VIRTIO_F_RING_PACKED)) {
+		snprintf(d->err, sizeof(d->err), "backend does not offer packed rings");
+		return -ENOTSUP;
+	}
+	if (p->o.indirect && !perf_has(p, VIRTIO_RING_F_INDIRECT_DESC)) {
+		snprintf(d->err, sizeof(d->err), "backend does not offer indirect descriptors");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+void
+perf_add_data(const struct perf *p, struct perf_slot *sl, uint64_t gpa, bool dev_writes)
+{
+	for (uint32_t i = 0; i < p->nseg; i++) {
+		uint32_t done = i * p->seg_size;
+		uint32_t len = p->o.io_size - done < p->seg_size ? p->o.io_size - done : p->seg_size;
+
+		sl->bufs[sl->nbufs++] = (struct vfe_buf){.gpa = gpa + done, .len = len,
+							 .write = dev_writes};
+	}
+}
+
+/* Make slot s's chain (sl->bufs) available on qs; returns 0 or -ENOSPC. */
+static int
+add_slot(struct perf *p, struct perf_qstate *qs, uint32_t s)
+{
+	struct perf_slot *sl = &qs->slots[s];
+	uint16_t id = (uint16_t)(p->o.packed ? s : s * qs->stride);
+
+	if (p->o.indirect)
+		return vfe_add_indirect(qs->q, id, sl->itable, sl->itable_gpa, sl->bufs, sl->nbufs);
+	return vfe_add_chain(qs->q, id, sl->bufs, sl->nbufs);
+}
+
+int
+perf_sync(struct perf *p, struct perf_qstate *qs, uint32_t s, uint32_t *len)
+{
+	uint64_t deadline = now_ns() + SYNC_TIMEOUT_NS;
+	uint16_t want = (uint16_t)(p->o.packed ? s : s * qs->stride), id;
+	int rc;
+
+	rc = add_slot(p, qs, s);
+	if (rc < 0) {
+		snprintf(p->dev.err, sizeof(p->dev.err), "queue %u: no room for a request",
+			 qs->q->index);
+		return rc;
+	}
+	vfe_publish(qs->q);
+	vfe_kick(qs->q);
+	while (!vfe_get_used(qs->q, &id, len)) {
+		if (now_ns() > deadline) {
+			snprintf(p->dev.err, sizeof(p->dev.err),
+				 "queue %u: set-up request not answered in 5 s", qs->q->index);
+			return -ETIMEDOUT;
+		}
+	}
+	if (id != want) {
+		snprintf(p->dev.err, sizeof(p->dev.err), "queue %u: backend returned id %u, not %u",
+			 qs->q->index, id, want);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* ---- set-up -------------------------------------------------------------------- */
+
+static int
+setup_device(struct perf *p)
+{
+	struct vfe_dev *d = &p->dev;
+	uint32_t seg;
+	int rc;
 
 	/*
 	 * A backend serves one frontend at a time and may still be closing the
@@ -408,59 +458,36 @@ setup_device(struct perf *p)
 		vfe_close(d);
 		usleep(50000);
 	}
-	rc = vfe_get_config(d, &p->cfg, cfg_len);
+	rc = p->o.type->configure(p);
 	if (rc < 0)
 		return rc;
-	rc = vfe_set_features(d, want);
-	if (rc < 0)
-		return rc;
-	if (!dev_has(p, VIRTIO_F_VERSION_1)) {
-		snprintf(d->err, sizeof(d->err), "backend does not offer VIRTIO_F_VERSION_1");
-		return -ENOTSUP;
-	}
-	if (p->o.packed && !dev_has(p, VIRTIO_F_RING_PACKED)) {
-		snprintf(d->err, sizeof(d->err), "backend does not offer packed rings");
-		return -ENOTSUP;
-	}
-	if (p->o.indirect && !dev_has(p, VIRTIO_RING_F_INDIRECT_DESC)) {
-		snprintf(d->err, sizeof(d->err), "backend does not offer indirect descriptors");
-		return -ENOTSUP;
-	}
-	p->capacity_bytes = p->cfg.capacity * 512ull;
-	p->blk_size = dev_has(p, VIRTIO_BLK_F_BLK_SIZE) ? p->cfg.blk_size : 512;
-	p->size_max = dev_has(p, VIRTIO_BLK_F_SIZE_MAX) && p->cfg.size_max != 0 ?
-			      p->cfg.size_max : UINT32_MAX;
-	if (p->blk_size == 0 || p->o.io_size % p->blk_size != 0) {
-		snprintf(d->err, sizeof(d->err), "io size %u is not a multiple of the block size %u",
-			 p->o.io_size, p->blk_size);
+	if (p->o.queues > p->max_queues) {
+		snprintf(d->err, sizeof(d->err), "backend offers %u queues, %u asked",
+			 p->max_queues, p->o.queues);
 		return -EINVAL;
 	}
-	if (p->capacity_bytes < p->o.io_size) {
-		snprintf(d->err, sizeof(d->err), "device capacity %" PRIu64 " bytes < io size",
-			 p->capacity_bytes);
+	seg = p->size_max < p->o.io_size ? p->size_max & ~511u : p->o.io_size;
+	p->seg_size = seg;
+	p->nseg = seg != 0 ? (p->o.io_size + seg - 1) / seg : 0;
+	if (seg == 0 || p->nseg > PERF_MAX_DATA_SEGS || (p->seg_max != 0 && p->nseg > p->seg_max)) {
+		snprintf(d->err, sizeof(d->err), "io size %u needs %u segments, too many",
+			 p->o.io_size, p->nseg);
 		return -EINVAL;
 	}
-	if ((is_write(p->o.wl) || p->o.verify) && dev_has(p, VIRTIO_BLK_F_RO)) {
-		snprintf(d->err, sizeof(d->err), "device is read-only");
-		return -EROFS;
-	}
-	if (p->o.queues > 1) {
-		uint16_t maxq = dev_has(p, VIRTIO_BLK_F_MQ) ? p->cfg.num_queues : 1;
-
-		if (maxq > d->max_queues)
-			maxq = d->max_queues;
-		if (p->o.queues > maxq) {
-			snprintf(d->err, sizeof(d->err), "backend offers %u queues, %u asked", maxq,
-				 p->o.queues);
-			return -EINVAL;
-		}
+	if (p->max_io != 0 && p->o.io_size > p->max_io) {
+		snprintf(d->err, sizeof(d->err), "io size %u is over the device's limit of %" PRIu64
+			 " bytes", p->o.io_size, p->max_io);
+		return -EINVAL;
 	}
 	rc = vfe_mem_init(d, p->o.mem_mib << 20, 0);
 	if (rc < 0) {
 		snprintf(d->err, sizeof(d->err), "guest memory: %s", strerror(-rc));
 		return rc;
 	}
-	return vfe_set_mem_table(d);
+	rc = vfe_set_mem_table(d);
+	if (rc < 0 || p->o.type->setup_queues == NULL)
+		return rc;
+	return p->o.type->setup_queues(p);
 }
 
 static uint32_t
@@ -477,20 +504,13 @@ static int
 setup_queue(struct perf *p, uint16_t qi)
 {
 	struct vfe_dev *d = &p->dev;
-	struct qstate *qs = &p->qs[qi];
-	uint32_t seg = p->size_max < p->o.io_size ? p->size_max & ~511u : p->o.io_size;
-	uint32_t nseg = (p->o.io_size + seg - 1) / seg;
-	uint32_t descs = p->o.indirect ? 1 : nseg + 2;
+	struct perf_qstate *qs = &p->qs[qi];
+	uint32_t descs = p->o.indirect ? 1 : p->nseg + 2;
 	uint32_t need = descs * p->o.depth;
 	uint32_t size = p->o.queue_size;
+	uint16_t index = (uint16_t)(p->first_queue + qi);
 	int rc;
 
-	if (seg == 0 || nseg > MAX_DATA_SEGS ||
-	    (dev_has(p, VIRTIO_BLK_F_SEG_MAX) && p->cfg.seg_max != 0 && nseg > p->cfg.seg_max)) {
-		snprintf(d->err, sizeof(d->err), "io size %u needs %u segments, too many",
-			 p->o.io_size, nseg);
-		return -EINVAL;
-	}
 	if (size < need)
 		size = p->o.packed ? need : next_pow2(need);
 	else if (!p->o.packed)
@@ -500,59 +520,72 @@ setup_queue(struct perf *p, uint16_t qi)
 			 p->o.depth, need);
 		return -EINVAL;
 	}
-	rc = vfe_queue_setup(d, qi, (uint16_t)size, p->o.packed);
-	if (rc < 0)
-		return rc;
-	qs->q = &d->queues[qi];
-	p->seg_size = seg;
-	if (p->o.verify && p->capacity_bytes / p->o.io_size < (uint64_t)p->o.queues * p->o.depth) {
-		snprintf(d->err, sizeof(d->err), "device too small for --verify at this depth");
+	if (index >= VFE_MAX_QUEUES) {
+		snprintf(d->err, sizeof(d->err), "queue %u: ring index %u over %u", qi, index,
+			 VFE_MAX_QUEUES);
 		return -EINVAL;
 	}
+	rc = vfe_queue_setup(d, index, (uint16_t)size, p->o.packed);
+	if (rc < 0)
+		return rc;
+	qs->q = &d->queues[index];
+	qs->qi = qi;
 	qs->stride = p->o.packed ? 1 : descs;
-	qs->rng = 0x9E3779B97F4A7C15ull * (qi + 1);
-	qs->next_sector = (p->capacity_bytes / p->o.queues / p->o.io_size) * p->o.io_size *
-			  qi / 512;
 	qs->slots = calloc(p->o.depth, sizeof(*qs->slots));
 	if (qs->slots == NULL)
 		return -ENOMEM;
 	for (uint32_t s = 0; s < p->o.depth; s++) {
-		struct slot *sl = &qs->slots[s];
-		uint64_t hdr_gpa, data_gpa;
-		uint8_t *ctl = vfe_mem_alloc(d, 64, 64, &hdr_gpa);
-		void *data = vfe_mem_alloc(d, p->o.io_size, 4096, &data_gpa);
+		struct perf_slot *sl = &qs->slots[s];
 
-		if (p->o.verify && data != NULL) {
+		sl->ctl = vfe_mem_alloc(d, p->ctl_size, 64, &sl->ctl_gpa);
+		sl->data = vfe_mem_alloc(d, p->o.io_size, 4096, &sl->data_gpa);
+		if (p->o.verify && sl->data != NULL)
 			sl->rdata = vfe_mem_alloc(d, p->o.io_size, 4096, &sl->rdata_gpa);
-			if (sl->rdata == NULL)
-				data = NULL;
-		}
-		if (ctl == NULL || data == NULL) {
+		if (p->o.indirect && sl->data != NULL)
+			sl->itable = vfe_mem_alloc(d, sizeof(struct vring_desc) * (p->nseg + 2ull),
+						   16, &sl->itable_gpa);
+		if (sl->ctl == NULL || sl->data == NULL || (p->o.verify && sl->rdata == NULL) ||
+		    (p->o.indirect && sl->itable == NULL)) {
 			snprintf(d->err, sizeof(d->err), "guest memory too small (--mem)");
 			return -ENOMEM;
 		}
-		sl->hdr = (struct virtio_blk_outhdr *)ctl;
-		sl->status = ctl + 32;
-		sl->data = data;
-		sl->data_gpa = data_gpa;
-		sl->bufs[0] = (struct vfe_buf){.gpa = hdr_gpa, .len = sizeof(*sl->hdr)};
-		sl->nbufs = 1;
-		for (uint32_t i = 0; i < nseg; i++) {
-			uint32_t len = p->o.io_size - i * seg < seg ? p->o.io_size - i * seg : seg;
-
-			sl->bufs[sl->nbufs++] = (struct vfe_buf){.gpa = data_gpa + (uint64_t)i * seg,
-								 .len = len,
-								 .write = !is_write(p->o.wl)};
-		}
-		sl->bufs[sl->nbufs++] = (struct vfe_buf){.gpa = hdr_gpa + 32, .len = 1, .write = true};
-		if (p->o.indirect) {
-			sl->itable = vfe_mem_alloc(d, sizeof(struct vring_desc) * (size_t)sl->nbufs,
-						   16, &sl->itable_gpa);
-			if (sl->itable == NULL)
-				return -ENOMEM;
-		}
+		sl->tag = (uint64_t)qi << 32 | s;
 	}
 	vfe_set_interrupts(qs->q, p->o.irq);
+	return 0;
+}
+
+/* Once the capacity is known: check it fits the options, and seed the offsets. */
+static int
+setup_geometry(struct perf *p)
+{
+	struct vfe_dev *d = &p->dev;
+
+	if (p->blk_size == 0 || p->o.io_size % p->blk_size != 0) {
+		snprintf(d->err, sizeof(d->err), "io size %u is not a multiple of the block size %u",
+			 p->o.io_size, p->blk_size);
+		return -EINVAL;
+	}
+	if (p->capacity_bytes < p->o.io_size) {
+		snprintf(d->err, sizeof(d->err), "device capacity %" PRIu64 " bytes < io size",
+			 p->capacity_bytes);
+		return -EINVAL;
+	}
+	if ((is_write(p->o.wl) || p->o.verify) && p->readonly) {
+		snprintf(d->err, sizeof(d->err), "device is read-only");
+		return -EROFS;
+	}
+	if (p->o.verify && p->capacity_bytes / p->o.io_size < (uint64_t)p->o.queues * p->o.depth) {
+		snprintf(d->err, sizeof(d->err), "device too small for --verify at this depth");
+		return -EINVAL;
+	}
+	for (uint16_t qi = 0; qi < p->o.queues; qi++) {
+		struct perf_qstate *qs = &p->qs[qi];
+
+		qs->rng = 0x9E3779B97F4A7C15ull * (qi + 1);
+		qs->next_offset = (p->capacity_bytes / p->o.queues / p->o.io_size) * p->o.io_size *
+				  qi;
+	}
 	return 0;
 }
 
@@ -560,76 +593,66 @@ setup_queue(struct perf *p, uint16_t qi)
 
 /* --verify: every 8-byte word names its byte offset and the slot's generation. */
 static void
-fill_pattern(uint8_t *buf, uint32_t len, uint64_t sector, uint64_t gen)
+fill_pattern(uint8_t *buf, uint32_t len, uint64_t offset, uint64_t gen)
 {
 	for (uint32_t i = 0; i + 8 <= len; i += 8) {
-		uint64_t w = (sector * 512 + i) ^ (gen << 44) ^ 0xA5A55A5A0F0FF0F0ull;
+		uint64_t w = (offset + i) ^ (gen << 44) ^ 0xA5A55A5A0F0FF0F0ull;
 
 		memcpy(buf + i, &w, 8);
 	}
 }
 
-/* --verify: a write of a fresh pattern to one of the slot's own blocks, or its read-back. */
-static void
-prepare_verify(struct perf *p, struct qstate *qs, uint32_t s)
+/*
+ * --verify: a write of a fresh pattern to one of the slot's own blocks, or
+ * its read-back. Returns the gpa of the data buffer to use.
+ */
+static uint64_t
+prepare_verify(struct perf *p, struct perf_qstate *qs, uint32_t s)
 {
-	struct slot *sl = &qs->slots[s];
-	uint64_t sectors_per_io = p->o.io_size / 512;
+	struct perf_slot *sl = &qs->slots[s];
 	uint64_t stripes = (uint64_t)p->o.queues * p->o.depth;
-	uint64_t mine = (uint64_t)qs->q->index * p->o.depth + s;
+	uint64_t mine = (uint64_t)qs->qi * p->o.depth + s;
 	uint64_t ios_on_disk = p->capacity_bytes / p->o.io_size;
-	uint64_t base = sl->reading ? sl->rdata_gpa : sl->data_gpa;
 
-	if (!sl->reading) {
-		uint64_t idx = (xorshift(&qs->rng) % (ios_on_disk / stripes)) * stripes + mine;
-
-		sl->hdr->sector = idx * sectors_per_io;
-		fill_pattern(sl->data, p->o.io_size, sl->hdr->sector, sl->gen);
-	} else {
+	sl->write = !sl->reading;
+	if (sl->reading) {
 		memset(sl->rdata, 0, p->o.io_size);
+		return sl->rdata_gpa;
 	}
-	sl->hdr->type = sl->reading ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
-	for (int i = 1; i < sl->nbufs - 1; i++) {
-		sl->bufs[i].gpa = base + (uint64_t)(i - 1) * p->seg_size;
-		sl->bufs[i].write = sl->reading;
-	}
+	sl->offset = ((xorshift(&qs->rng) % (ios_on_disk / stripes)) * stripes + mine) *
+		     p->o.io_size;
+	fill_pattern(sl->data, p->o.io_size, sl->offset, sl->gen);
+	return sl->data_gpa;
 }
 
 static void
-submit(struct perf *p, struct qstate *qs, uint32_t s, uint64_t now)
+submit(struct perf *p, struct perf_qstate *qs, uint32_t s, uint64_t now)
 {
-	struct slot *sl = &qs->slots[s];
-	uint64_t sectors_per_io = p->o.io_size / 512;
+	struct perf_slot *sl = &qs->slots[s];
 	uint64_t ios_on_disk = p->capacity_bytes / p->o.io_size;
-	uint16_t id = (uint16_t)(s * qs->stride);
-	int rc;
+	uint64_t data_gpa = sl->data_gpa;
 
-	sl->hdr->type = is_write(p->o.wl) ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
-	sl->hdr->ioprio = 0;
 	if (p->o.verify) {
-		prepare_verify(p, qs, s);
-	} else if (p->o.wl == WL_RANDREAD || p->o.wl == WL_RANDWRITE) {
-		sl->hdr->sector = (xorshift(&qs->rng) % ios_on_disk) * sectors_per_io;
+		data_gpa = prepare_verify(p, qs, s);
 	} else {
-		if (qs->next_sector + sectors_per_io > ios_on_disk * sectors_per_io)
-			qs->next_sector = 0;
-		sl->hdr->sector = qs->next_sector;
-		qs->next_sector += sectors_per_io;
+		sl->write = is_write(p->o.wl);
+		if (p->o.wl == WL_RANDREAD || p->o.wl == WL_RANDWRITE) {
+			sl->offset = (xorshift(&qs->rng) % ios_on_disk) * p->o.io_size;
+		} else {
+			if (qs->next_offset + p->o.io_size > ios_on_disk * p->o.io_size)
+				qs->next_offset = 0;
+			sl->offset = qs->next_offset;
+			qs->next_offset += p->o.io_size;
+		}
 	}
-	*sl->status = 0xff;
+	p->o.type->build(p, sl, data_gpa);
 	sl->submit_ns = now;
-	if (p->o.packed)
-		id = (uint16_t)s;
-	if (p->o.indirect)
-		rc = vfe_add_indirect(qs->q, id, sl->itable, sl->itable_gpa, sl->bufs, sl->nbufs);
-	else
-		rc = vfe_add_chain(qs->q, id, sl->bufs, sl->nbufs);
-	if (rc == 0)
+	if (add_slot(p, qs, s) == 0)
 		qs->inflight++;
 }
 
 static void
-publish(struct perf *p, struct qstate *qs)
+publish(struct perf *p, struct perf_qstate *qs)
 {
 	bool want = vfe_publish(qs->q);
 
@@ -639,17 +662,18 @@ publish(struct perf *p, struct qstate *qs)
 
 /* Returns -EPROTO when the backend returned an id we never submitted. */
 static int
-poll_queue(struct perf *p, struct qstate *qs)
+poll_queue(struct perf *p, struct perf_qstate *qs)
 {
 	uint64_t now = 0;
-	uint32_t want_len = is_write(p->o.wl) ? 1 : p->o.io_size + 1;
 	uint16_t id;
 	uint32_t len;
 	bool any = false;
+	char why[160];
 
 	while (vfe_get_used(qs->q, &id, &len)) {
 		uint32_t s = id / qs->stride;
-		struct slot *sl;
+		struct perf_slot *sl;
+		int rc;
 
 		if (!any) {
 			now = now_ns();
@@ -670,22 +694,20 @@ poll_queue(struct perf *p, struct qstate *qs)
 			qs->lat_sum_ns += lat;
 			qs->hist.b[hist_index(lat)]++;
 		}
-		if (p->o.verify)
-			want_len = sl->reading ? p->o.io_size + 1 : 1;
-		if (*sl->status != VIRTIO_BLK_S_OK) {
+		why[0] = '\0';
+		rc = p->o.type->check(p, sl, len, why, sizeof(why));
+		if (rc == -EIO) {
 			if (qs->errors++ == 0)
-				fprintf(stderr, "queue %u: request at sector %llu failed, status %u\n",
-					qs->q->index, (unsigned long long)sl->hdr->sector,
-					*sl->status);
-		} else if (len != want_len) {
+				fprintf(stderr, "queue %u: %s at offset %" PRIu64 " failed: %s\n",
+					qs->q->index, sl->write ? "write" : "read", sl->offset, why);
+		} else if (rc != 0) {
 			qs->bad_len++;
 		}
-		if (p->o.verify && *sl->status == VIRTIO_BLK_S_OK) {
+		if (p->o.verify && rc != -EIO) {
 			if (sl->reading && memcmp(sl->rdata, sl->data, p->o.io_size) != 0 &&
 			    qs->verify_errors++ == 0)
-				fprintf(stderr, "queue %u: data read back at sector %llu differ from "
-					"what was written\n", qs->q->index,
-					(unsigned long long)sl->hdr->sector);
+				fprintf(stderr, "queue %u: data read back at offset %" PRIu64 " differ "
+					"from what was written\n", qs->q->index, sl->offset);
 			sl->gen += sl->reading;
 			sl->reading = !sl->reading;
 		}
@@ -699,7 +721,7 @@ poll_queue(struct perf *p, struct qstate *qs)
 
 static void
 print_line(const char *prefix, uint64_t ios, uint64_t bytes, uint64_t lat_sum,
-	   const struct hist *h, double secs)
+	   const struct perf_hist *h, double secs)
 {
 	printf("%sIOPS %.0f MiB/s %.2f avg_lat_us %.2f p50_us %.2f p99_us %.2f\n", prefix,
 	       (double)ios / secs, (double)bytes / secs / 1048576.0,
@@ -759,7 +781,7 @@ run(struct perf *p)
 static void
 report(struct perf *p)
 {
-	struct hist *all = calloc(1, sizeof(*all));
+	struct perf_hist *all = calloc(1, sizeof(*all));
 	uint64_t ios = 0, bytes = 0, lat = 0, errors = 0, bad_len = 0, verr = 0;
 	double secs = p->o.seconds;
 	char prefix[64];
@@ -767,7 +789,7 @@ report(struct perf *p)
 	if (all == NULL)
 		return;
 	for (uint16_t qi = 0; qi < p->o.queues; qi++) {
-		struct qstate *qs = &p->qs[qi];
+		struct perf_qstate *qs = &p->qs[qi];
 
 		snprintf(prefix, sizeof(prefix), "queue %u ", qi);
 		print_line(prefix, qs->ios, qs->bytes, qs->lat_sum_ns, &qs->hist, secs);
@@ -816,6 +838,10 @@ main(int argc, char **argv)
 	rc = setup_device(p);
 	for (uint16_t qi = 0; rc == 0 && qi < p->o.queues; qi++)
 		rc = setup_queue(p, qi);
+	if (rc == 0 && p->o.type->probe != NULL)
+		rc = p->o.type->probe(p);
+	if (rc == 0)
+		rc = setup_geometry(p);
 	if (rc < 0) {
 		fprintf(stderr, "spur_vhost_perf: %s (%s)\n",
 			p->dev.err[0] ? p->dev.err : "set-up failed", strerror(-rc));
@@ -825,20 +851,23 @@ main(int argc, char **argv)
 		free(p);
 		return 1;
 	}
-	printf("# %s: capacity %" PRIu64 " MiB, blk_size %u, features 0x%" PRIx64
+	printf("# %s: %s, capacity %" PRIu64 " MiB, blk_size %u, features 0x%" PRIx64
 	       ", protocol 0x%" PRIx64 ", queues %u of %u, ring %s size %u, depth %u, %s %u bytes\n",
-	       p->o.socket, p->capacity_bytes >> 20, p->blk_size, p->dev.features,
-	       p->dev.protocol_features, p->o.queues, p->dev.max_queues,
-	       p->o.packed ? "packed" : "split", p->dev.queues[0].size, p->o.depth,
+	       p->o.socket, p->o.type->name, p->capacity_bytes >> 20, p->blk_size,
+	       p->dev.features, p->dev.protocol_features, p->o.queues, p->max_queues,
+	       p->o.packed ? "packed" : "split", p->qs[0].q->size, p->o.depth,
 	       p->o.verify ? "verify" : workload_name(p->o.wl), p->o.io_size);
 	fflush(stdout);
 	rc = run(p);
 	report(p);
 	for (uint16_t qi = 0; qi < p->o.queues; qi++) {
 		errors += p->qs[qi].errors + p->qs[qi].verify_errors;
-		if (rc == 0 && vfe_queue_stop(&p->dev, qi, NULL) < 0)
-			fprintf(stderr, "spur_vhost_perf: GET_VRING_BASE %u: %s\n", qi, p->dev.err);
 		free(p->qs[qi].slots);
+	}
+	/* Stop every ring the backend runs (a scsi device's control and event queues too). */
+	for (uint16_t i = 0; rc == 0 && i < VFE_MAX_QUEUES; i++) {
+		if (p->dev.queues[i].enabled && vfe_queue_stop(&p->dev, i, NULL) < 0)
+			fprintf(stderr, "spur_vhost_perf: GET_VRING_BASE %u: %s\n", i, p->dev.err);
 	}
 	vfe_close(&p->dev);
 	free(p);

@@ -470,6 +470,15 @@ test_residuals(void **state)
 	ut_assert_sense(&r.task, SPUR_SCSI_SENSE_ILLEGAL_REQUEST, 0x24, 0x00);
 	assert_int_equal(r.task.residual_flags, SPUR_SCSI_RESIDUAL_OVERFLOW);
 	assert_int_equal(r.task.residual, UT_BS);
+	/* READ 2 blocks into data-out buffers: nothing moves, overflow of all of it. */
+	memset(g_buf, 0xee, 2 * UT_BS);
+	ut_cdb_rw10(cdb, 0x28, 0, 2);
+	assert_int_equal(ut_cmd(&r, cdb, 10, SPUR_SCSI_DIR_TO_DEV, g_buf, 2 * UT_BS), 0);
+	assert_int_equal(r.task.status, SPUR_SCSI_STATUS_GOOD);
+	assert_int_equal(r.task.data_transferred, 0);
+	assert_int_equal(r.task.residual_flags, SPUR_SCSI_RESIDUAL_OVERFLOW);
+	assert_int_equal(r.task.residual, 2 * UT_BS);
+	assert_int_equal(g_buf[0], 0xee);
 	/* WRITE 1 block with 2 blocks of data: underflow of one block. */
 	ut_cdb_rw10(cdb, 0x2a, 0, 1);
 	assert_int_equal(ut_cmd(&r, cdb, 10, SPUR_SCSI_DIR_TO_DEV, g_buf, 2 * UT_BS), 0);

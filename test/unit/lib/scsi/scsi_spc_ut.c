@@ -179,6 +179,13 @@ test_inquiry_residuals(void **state)
 	assert_int_equal(r.task.residual_flags, SPUR_SCSI_RESIDUAL_OVERFLOW);
 	assert_int_equal(r.task.residual, 60);
 	assert_int_equal(buf[36], 0xee);
+	/* Data-out buffers only: nothing moves, overflow by all 96 bytes. */
+	memset(buf, 0xee, sizeof(buf));
+	assert_int_equal(ut_cmd(&r, cdb, 6, SPUR_SCSI_DIR_TO_DEV, buf, 96), 0);
+	assert_int_equal(r.task.data_transferred, 0);
+	assert_int_equal(r.task.residual_flags, SPUR_SCSI_RESIDUAL_OVERFLOW);
+	assert_int_equal(r.task.residual, 96);
+	assert_int_equal(buf[0], 0xee);
 	/* Allocation length 5 bounds the copy even with a larger buffer. */
 	cdb[4] = 5;
 	memset(buf, 0xee, sizeof(buf));

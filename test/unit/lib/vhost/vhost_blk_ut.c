@@ -13,7 +13,8 @@
  * that share descriptors with data or span several, misaligned and
  * out-of-range requests, read-only controllers, flush, GET_ID, unknown
  * types, discard / write-zeroes segments (flags, counts, bounds, UNMAP),
- * requests without a status byte, -ENOMEM and io_wait, stop with requests
+ * requests without a status byte, malformed chains (split and packed,
+ * direct and indirect), -ENOMEM and io_wait, stop with requests
  * in flight, hot-remove (channel put, descriptor closed, new requests
  * fail), resize (config capacity and the change notification), config
  * space and features, and packed rings.
@@ -725,6 +726,139 @@ test_bad_requests(void **state)
 	ut_teardown();
 }
 
+/* Post bufs as one chain, direct or through an indirect table in guest memory. */
+static void
+ut_post_chain(struct ut_req *r, const struct vfe_buf *bufs, int n, bool indirect)
+{
+	struct vring_desc *table;
+	uint64_t table_gpa;
+
+	if (!indirect) {
+		ut_post(r, bufs, n);
+		return;
+	}
+	table = vfe_mem_alloc(&g_fe, 16u * (uint32_t)n, 16, &table_gpa);
+	assert_non_null(table);
+	r->id = g_fq->packed ? (uint16_t)(g_next_id % UT_QSIZE) : (uint16_t)((g_next_id * 8) % UT_QSIZE);
+	g_next_id++;
+	assert_int_equal(vfe_add_indirect(g_fq, r->id, table, table_gpa, bufs, n), 0);
+	vfe_publish(g_fq);
+}
+
+static bool
+all_bytes(const uint8_t *p, uint32_t len, uint8_t v)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+/*
+ * Chains the virtq layer finds malformed (virtq.h, "Malformed chains"):
+ * IOERR in the last byte of the last writable descriptor, used length 1,
+ * nothing else written (readable buffers, the data) and the bdev never
+ * called; returned empty when that descriptor lies outside guest memory.
+ */
+static void
+test_malformed(bool packed, bool indirect)
+{
+	const uint64_t outside = UT_GPA_BASE + UT_MEM;
+	struct vfe_buf bufs[4];
+	uint64_t extra_gpa;
+	uint8_t *extra;
+	struct ut_req r;
+
+	ut_setup(packed, false);
+	extra = vfe_mem_alloc(&g_fe, 512, 64, &extra_gpa);
+	assert_non_null(extra);
+	memset(extra, 0x33, 512);
+
+	/* Header, data, a stray readable buffer, status. */
+	ut_req_alloc(&r, VIRTIO_BLK_T_IN, 0, 512);
+	memset(r.data, 0xdd, 512);
+	bufs[0] = (struct vfe_buf){r.hdr_gpa, 16, false};
+	bufs[1] = (struct vfe_buf){r.data_gpa, 512, true};
+	bufs[2] = (struct vfe_buf){extra_gpa, 512, false};
+	bufs[3] = (struct vfe_buf){r.status_gpa, 1, true};
+	ut_post_chain(&r, bufs, 4, indirect);
+	ut_run();
+	assert_int_equal(ut_expect_used(&r), 1);
+	assert_int_equal(*r.status, VIRTIO_BLK_S_IOERR);
+	assert_true(all_bytes(r.data, 512, 0xdd));
+	assert_true(all_bytes(extra, 512, 0x33));
+	assert_int_equal(r.hdr->type, VIRTIO_BLK_T_IN);
+
+	/* The status before the data of a write (a readable descriptor after it). */
+	ut_req_alloc(&r, VIRTIO_BLK_T_OUT, 0, 512);
+	memset(r.data, 0xdd, 512);
+	bufs[0] = (struct vfe_buf){r.hdr_gpa, 16, false};
+	bufs[1] = (struct vfe_buf){r.status_gpa, 1, true};
+	bufs[2] = (struct vfe_buf){r.data_gpa, 512, false};
+	ut_post_chain(&r, bufs, 3, indirect);
+	ut_run();
+	assert_int_equal(ut_expect_used(&r), 1);
+	assert_int_equal(*r.status, VIRTIO_BLK_S_IOERR);
+	assert_true(all_bytes(r.data, 512, 0xdd));
+
+	/* A readable buffer outside guest memory in the middle. */
+	ut_req_alloc(&r, VIRTIO_BLK_T_OUT, 0, 512);
+	bufs[0] = (struct vfe_buf){r.hdr_gpa, 16, false};
+	bufs[1] = (struct vfe_buf){outside, 512, false};
+	bufs[2] = (struct vfe_buf){r.status_gpa, 1, true};
+	ut_post_chain(&r, bufs, 3, indirect);
+	ut_run();
+	assert_int_equal(ut_expect_used(&r), 1);
+	assert_int_equal(*r.status, VIRTIO_BLK_S_IOERR);
+
+	/* Lengths that overflow 32 bits. */
+	ut_req_alloc(&r, VIRTIO_BLK_T_OUT, 0, 512);
+	bufs[0] = (struct vfe_buf){r.hdr_gpa, 16, false};
+	bufs[1] = (struct vfe_buf){r.data_gpa, UINT32_MAX - 15, false};
+	bufs[2] = (struct vfe_buf){r.status_gpa, 1, true};
+	ut_post_chain(&r, bufs, 3, indirect);
+	ut_run();
+	assert_int_equal(ut_expect_used(&r), 1);
+	assert_int_equal(*r.status, VIRTIO_BLK_S_IOERR);
+
+	/* The status descriptor outside guest memory: returned empty, nothing written. */
+	ut_req_alloc(&r, VIRTIO_BLK_T_IN, 0, 512);
+	memset(r.data, 0xdd, 512);
+	bufs[0] = (struct vfe_buf){r.hdr_gpa, 16, false};
+	bufs[1] = (struct vfe_buf){r.data_gpa, 512, true};
+	bufs[2] = (struct vfe_buf){outside, 1, true};
+	ut_post_chain(&r, bufs, 3, indirect);
+	ut_run();
+	assert_int_equal(ut_expect_used(&r), 0);
+	assert_true(all_bytes(r.data, 512, 0xdd));
+
+	assert_int_equal(g_bd.reads + g_bd.writes, 0);
+	assert_int_equal(g_requests, 0);
+	ut_expect_none();
+	/* The queue still serves. */
+	ut_submit(&r, VIRTIO_BLK_T_IN, 8, 512, true);
+	ut_run();
+	assert_int_equal(ut_expect_used(&r), 513);
+	assert_int_equal(*r.status, VIRTIO_BLK_S_OK);
+	ut_teardown();
+}
+
+static void
+test_malformed_split(void **state)
+{
+	(void)state;
+	test_malformed(false, false);
+	test_malformed(false, true);
+}
+
+static void
+test_malformed_packed(void **state)
+{
+	(void)state;
+	test_malformed(true, false);
+	test_malformed(true, true);
+}
+
 static void
 test_readonly(void **state)
 {
@@ -1041,6 +1175,8 @@ main(void)
 		cmocka_unit_test(test_read_write_packed),
 		cmocka_unit_test(test_odd_layouts),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_malformed_split),
+		cmocka_unit_test(test_malformed_packed),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test(test_flush_get_id),
 		cmocka_unit_test(test_discard_write_zeroes),

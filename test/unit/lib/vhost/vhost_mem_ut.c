@@ -6,8 +6,9 @@
  * crossing regions, gaps and addresses outside (-EFAULT), iovec limits,
  * unaligned file offsets, reuse of identical regions across tables,
  * ADD_MEM_REG / REM_MEM_REG style updates, a 509-region table, the
- * reference counting that unmaps (in the background) after the last put,
- * and a file shrunk behind a mapping (zero pages instead of SIGBUS).
+ * reference counting that unmaps (in the background, in pieces) after the
+ * last put, and a file shrunk behind a mapping (zero pages instead of
+ * SIGBUS).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -308,6 +309,41 @@ test_reuse_and_unmap(void **state)
 	close(b);
 }
 
+/*
+ * A large region is unmapped in pieces (so a reactor waiting for the mm
+ * lock waits for one piece): every page goes, including the ones on both
+ * sides of each piece's edge and a tail shorter than a piece.
+ */
+static void
+test_unmap_in_pieces(void **state)
+{
+	size_t len = 40 * MB + 3 * (size_t)g_page;
+	size_t offs[] = { 0, 16 * MB - (size_t)g_page, 16 * MB, 32 * MB + (size_t)g_page,
+			  len - (size_t)g_page };
+	int fd = make_memfd(len);
+	struct vhost_mem_desc d[1] = { desc(0, len, 0x40000000, 0, dup(fd)) };
+	const char *err;
+	struct vhost_mem *t;
+	uint64_t base = vhost_mem_unmap_drain();
+	uint8_t *p;
+	size_t i;
+
+	t = vhost_mem_build(d, 1, NULL, &err);
+	assert_non_null(t);
+	p = vhost_mem_gpa_to_host(t, 0, len);
+	assert_non_null(p);
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		p[offs[i]] = (uint8_t)i;
+		assert_true(is_mapped(p + offs[i]));
+	}
+	vhost_mem_put(t);
+	assert_int_equal(vhost_mem_unmap_drain(), base + 1);
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		assert_false(is_mapped(p + offs[i]));
+	}
+	close(fd);
+}
+
 static void
 test_add_remove(void **state)
 {
@@ -457,6 +493,7 @@ main(void)
 		cmocka_unit_test(test_crossing_and_iovs),
 		cmocka_unit_test(test_unaligned_offset),
 		cmocka_unit_test(test_reuse_and_unmap),
+		cmocka_unit_test(test_unmap_in_pieces),
 		cmocka_unit_test(test_add_remove),
 		cmocka_unit_test(test_max_regions),
 		cmocka_unit_test(test_truncated_file),

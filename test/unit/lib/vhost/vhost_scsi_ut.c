@@ -65,6 +65,7 @@ static struct {
 	/* What the next completions do. */
 	bool abort_next, overflow_next;
 	uint64_t last_port_id;
+	uint16_t last_lun_id;
 } g_ly;
 
 static int g_thread_token;
@@ -280,6 +281,7 @@ spur_scsi_dev_queue_task(struct spur_scsi_dev *dev, struct spur_io_channel *ch,
 	assert_int_equal(task->priv.state, 0);
 	assert_non_null(task->initiator);
 	g_ly.last_port_id = task->initiator->id;
+	g_ly.last_lun_id = task->lun_id;
 	if (dev->destroying)
 		return -ENODEV;
 	if (task->dir == SPUR_SCSI_DIR_NONE && task->transfer_len != 0)
@@ -848,6 +850,41 @@ test_shared_descriptors(void **state)
 	assert_int_equal(resp->response, VIRTIO_SCSI_S_OK);
 	assert_int_equal(((uint8_t *)resp)[sizeof(*resp)], 0x28);
 	assert_int_equal(((uint8_t *)resp)[sizeof(*resp) + 255], (uint8_t)(255 + 0x28));
+
+	/* Response in six pieces (no framing may be assumed), data-in after it. */
+	resp = vfe_mem_alloc(&g_fe, sizeof(*resp) + 256, 64, &wgpa);
+	buf = vfe_mem_alloc(&g_fe, sizeof(struct virtio_scsi_cmd_req), 64, &gpa);
+	ut_lun(buf, 3);
+	buf[19] = 0x28;
+	{
+		struct vfe_buf b8[8] = {{gpa, sizeof(struct virtio_scsi_cmd_req), false}};
+
+		for (int k = 0; k < 6; k++)
+			b8[1 + k] = (struct vfe_buf){wgpa + 18u * k, 18, true};
+		b8[7] = (struct vfe_buf){wgpa + 108, 256, true};
+		id = ut_post(2, b8, 8);
+	}
+	memset(resp, 0xee, sizeof(*resp));
+	ut_run();
+	assert_int_equal(ut_used(2, id), sizeof(*resp) + 256);
+	assert_int_equal(resp->response, VIRTIO_SCSI_S_OK);
+	assert_int_equal(resp->sense[95], 0);
+	assert_int_equal(((uint8_t *)resp)[sizeof(*resp)], 0x28);
+
+	/* A well-formed flat LUN beyond the layer's ids reaches it (LUN NOT SUPPORTED there). */
+	{
+		struct ut_cmd c;
+
+		ut_cmd_alloc(&c, 3, 0x00, 0);
+		c.req->lun[2] = 0x40 | (16383 >> 8);
+		c.req->lun[3] = 16383 & 0xff;
+		id = ut_post(2, (struct vfe_buf[]){{c.req_gpa, sizeof(*c.req), false},
+						   {c.resp_gpa, sizeof(*c.resp), true}}, 2);
+		ut_run();
+		ut_used(2, id);
+		assert_int_equal(c.resp->response, VIRTIO_SCSI_S_OK);
+		assert_int_equal(g_ly.last_lun_id, 16383);
+	}
 	(void)wbuf;
 }
 
@@ -923,15 +960,38 @@ test_bad_requests(void **state)
 	assert_int_equal(ut_used(2, id), 0);
 	assert_int_equal(c.resp->response, 0xee);
 
-	/* A readable descriptor after a writable one: the virtq layer's BAD, returned empty. */
+	/*
+	 * A readable descriptor after a writable one: the virtq layer's BAD,
+	 * answered FAILURE in the first writable descriptor (the response),
+	 * nothing else written; the layer never sees it.
+	 */
 	ut_cmd_alloc(&c, 0, 0x28, 512);
 	bufs[0] = (struct vfe_buf){c.req_gpa, sizeof(*c.req), false};
 	bufs[1] = (struct vfe_buf){c.resp_gpa, sizeof(*c.resp), true};
 	bufs[2] = (struct vfe_buf){c.data_gpa, 512, false};
+	memset(c.data, 0xdd, 512);
 	id = ut_post(2, bufs, 3);
 	ut_run();
-	assert_int_equal(ut_used(2, id), 0);
+	assert_int_equal(ut_used(2, id), sizeof(*c.resp));
+	assert_int_equal(c.resp->response, VIRTIO_SCSI_S_FAILURE);
+	assert_int_equal(c.resp->status, 0);
+	assert_int_equal(c.resp->sense_len, 0);
+	assert_int_equal(c.resp->sense[95], 0);
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(c.data[i], 0xdd);
 	assert_int_equal(g_ly.puts, 1);
+	assert_int_equal(g_requests, 0);
+
+	/* The same with a first writable descriptor too short for the response header: empty. */
+	ut_cmd_alloc(&c, 0, 0x28, 512);
+	bufs[0] = (struct vfe_buf){c.req_gpa, sizeof(*c.req), false};
+	bufs[1] = (struct vfe_buf){c.resp_gpa, 11, true};
+	bufs[2] = (struct vfe_buf){c.data_gpa, 512, false};
+	bufs[3] = (struct vfe_buf){c.resp_gpa + 11, sizeof(*c.resp) - 11, true};
+	id = ut_post(2, bufs, 4);
+	ut_run();
+	assert_int_equal(ut_used(2, id), 0);
+	assert_int_equal(c.resp->response, 0xee);
 	assert_int_equal(g_requests, 0);
 }
 

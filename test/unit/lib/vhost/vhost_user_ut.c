@@ -879,8 +879,10 @@ static const struct violation g_violations[] = {
 	{ V_U64, VHOST_USER_SET_STATUS, 0x100, 0, "vu0: SET_STATUS: status 0x100 does not fit", 0 },
 	{ V_STATE, VHOST_USER_SET_VRING_NUM, 0, 3,
 	  "vu0: SET_VRING_NUM: ring size 3 is not a power of two", 0 },
-	{ V_STATE, VHOST_USER_SET_VRING_NUM, 0, 0, "ring size 0 is not in 1..32768", 0 },
-	{ V_STATE, VHOST_USER_SET_VRING_NUM, 0, 65536, "ring size 65536 is not in 1..32768", 0 },
+	{ V_STATE, VHOST_USER_SET_VRING_NUM, 0, 0, "ring size 0 is not in 1..1024", 0 },
+	{ V_STATE, VHOST_USER_SET_VRING_NUM, 0, 2048, "vu0: SET_VRING_NUM: ring size 2048 is not "
+	  "in 1..1024", 0 },
+	{ V_STATE, VHOST_USER_SET_VRING_NUM, 0, 65536, "ring size 65536 is not in 1..1024", 0 },
 	{ V_STATE, VHOST_USER_SET_VRING_NUM, 2, 256,
 	  "vu0: SET_VRING_NUM: queue index 2 out of range", 0 },
 	{ V_STATE, VHOST_USER_SET_VRING_BASE, 0, 0x10005, "sets reserved bits", 0 },

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Packed virtqueue tests against a fake driver (virtq_ut.c): chains,
- * indirect tables, hostile chains and ids, driver event suppression
+ * indirect tables, hostile chains and ids, what a BAD chain offers for an
+ * error answer (its salvage), driver event suppression
  * (ENABLE / DISABLE / DESC with off_wrap, checked against a linear model),
  * device event suppression, GET/SET_VRING_BASE encoding across a restart,
  * a randomized run over many laps of a ring whose size is not a power of
@@ -62,8 +63,11 @@ stop(void)
 	virtq_fini(&g_vq);
 }
 
-/* Post bufs as buffer id, expect BAD consuming n descriptors, answer it. */
-static void
+/*
+ * Post bufs as buffer id, expect BAD consuming n descriptors, answer it.
+ * Returns the element (its iovecs in g_iov) for salvage checks.
+ */
+static struct virtq_elem
 expect_bad(const struct ut_buf *bufs, uint16_t n, uint16_t id, uint32_t iov_max)
 {
 	struct virtq_elem e = elem_new(iov_max);
@@ -79,6 +83,7 @@ expect_bad(const struct ut_buf *bufs, uint16_t n, uint16_t id, uint32_t iov_max)
 	assert_int_equal(virtq_flush(&g_vq, 0), 1);
 	assert_true(ut_packed_get_used(&g_d, &got, &len));
 	assert_int_equal(got, id);
+	return e;
 }
 
 static void
@@ -209,6 +214,108 @@ test_bad_chains(void **state)
 	assert_int_equal(id, 3);
 	stop();
 }
+
+/*
+ * The salvage of BAD chains (virtq.h, "Malformed chains"): the first and
+ * last device-writable descriptors, direct and through an indirect table.
+ */
+#define A (UT_GPA_DATA)
+#define B (UT_GPA_DATA + 0x1000)
+#define C (UT_GPA_DATA + 0x2000)
+#define S (UT_GPA_DATA + 0x3000)
+#define T (UT_GPA_DATA + 0x10000)
+#define NONE 0, 0
+
+static void
+test_salvage(void **state)
+{
+	struct vring_packed_desc *t = ut_g2h(T);
+	struct ut_buf b[6], ind = { T, 64, IND };
+	struct virtq_elem e;
+
+	start(16, false, true);
+	/* Readable after writable: header, data, a stray readable, status. */
+	b[0] = (struct ut_buf){ A, 16, 0 };
+	b[1] = (struct ut_buf){ B, 512, WR };
+	b[2] = (struct ut_buf){ C, 64, 0 };
+	b[3] = (struct ut_buf){ S, 1, WR };
+	e = expect_bad(b, 4, 1, 16);
+	ut_expect_salvage(&e, B, 512, S, 1);
+	/* A readable buffer outside guest memory in the middle. */
+	b[1] = (struct ut_buf){ UT_GPA_END - 8, 16, 0 };
+	b[2] = (struct ut_buf){ B, 512, WR };
+	e = expect_bad(b, 4, 2, 16);
+	ut_expect_salvage(&e, B, 512, S, 1);
+	/* The last writable one outside: nowhere to put a status. */
+	b[3] = (struct ut_buf){ UT_GPA_END, 1, WR };
+	e = expect_bad(b, 4, 3, 16);
+	ut_expect_salvage(&e, B, 512, NONE);
+	/* Total length overflow. */
+	b[1] = (struct ut_buf){ UT_REGION_B_GPA, UINT32_MAX, WR };
+	b[2] = (struct ut_buf){ S, 1, WR };
+	e = expect_bad(b, 3, 4, 16);
+	ut_expect_salvage(&e, UT_REGION_B_GPA, UINT32_MAX, S, 1);
+	/* More iovecs than the caller's array. */
+	for (int i = 0; i < 4; i++) {
+		b[i] = (struct ut_buf){ A + 16u * (uint32_t)i, 16, 0 };
+	}
+	b[4] = (struct ut_buf){ B, 8, WR };
+	b[5] = (struct ut_buf){ S, 1, WR };
+	e = expect_bad(b, 6, 5, 4);
+	ut_expect_salvage(&e, B, 8, S, 1);
+
+	/* Indirect: the same inside a table. */
+	t[0] = (struct vring_packed_desc){ A, 16, 0, 0 };
+	t[1] = (struct vring_packed_desc){ B, 512, 0, WR };
+	t[2] = (struct vring_packed_desc){ C, 64, 0, 0 };
+	t[3] = (struct vring_packed_desc){ S, 1, 0, WR };
+	e = expect_bad(&ind, 1, 6, 16);
+	ut_expect_salvage(&e, B, 512, S, 1);
+	t[2] = (struct vring_packed_desc){ UT_GPA_END, 64, 0, 0 };   /* outside */
+	e = expect_bad(&ind, 1, 6, 16);
+	ut_expect_salvage(&e, B, 512, S, 1);
+	t[2] = (struct vring_packed_desc){ T, 64, 0, IND };          /* nested: stepped over */
+	e = expect_bad(&ind, 1, 6, 16);
+	ut_expect_salvage(&e, B, 512, S, 1);
+	t[2] = (struct vring_packed_desc){ C, 64, 0, WR };
+	/* An indirect descriptor in a chain is stepped over, not read as a table. */
+	b[0] = ind;
+	b[1] = (struct ut_buf){ S + 8, 1, WR };
+	e = expect_bad(b, 2, 7, 16);
+	ut_expect_salvage(&e, S + 8, 1, S + 8, 1);
+	b[0] = (struct ut_buf){ A, 16, 0 };
+	b[1] = ind;
+	e = expect_bad(b, 2, 7, 16);
+	ut_expect_salvage(&e, NONE, NONE);
+	/* A table of 1000 entries that turns bad at the second is walked... */
+	t[0] = (struct vring_packed_desc){ B, 512, 0, WR };
+	for (int i = 1; i < 2000; i++) {
+		t[i] = (struct vring_packed_desc){ A, 16, 0, 0 };
+	}
+	ind.len = 1000 * 16;
+	e = expect_bad(&ind, 1, 8, 16);
+	ut_expect_salvage(&e, B, 512, B, 512);
+	/* ... one of 2000 is not (VIRTQ_WALK_MAX). */
+	ind.len = 2000 * 16;
+	e = expect_bad(&ind, 1, 8, 16);
+	ut_expect_salvage(&e, NONE, NONE);
+	stop();
+
+	/* Indirect not negotiated: the table is never read. */
+	start(16, false, false);
+	t[1] = (struct vring_packed_desc){ S, 1, 0, WR };
+	ind.len = 32;
+	e = expect_bad(&ind, 1, 9, 16);
+	ut_expect_salvage(&e, NONE, NONE);
+	stop();
+}
+
+#undef A
+#undef B
+#undef C
+#undef S
+#undef T
+#undef NONE
 
 static void
 test_broken(void **state)
@@ -504,6 +611,7 @@ main(void)
 		cmocka_unit_test(test_basic_chain),
 		cmocka_unit_test(test_indirect),
 		cmocka_unit_test(test_bad_chains),
+		cmocka_unit_test(test_salvage),
 		cmocka_unit_test(test_broken),
 		cmocka_unit_test(test_event_suppression),
 		cmocka_unit_test(test_set_notify),

@@ -2,7 +2,8 @@
 /*
  * Split virtqueue tests against a fake driver (virtq_ut.c): well-formed
  * chains (direct, indirect, readable then writable, crossing two memory
- * regions), every kind of hostile chain and index, EVENT_IDX and
+ * regions), every kind of hostile chain and index, what a BAD chain
+ * offers for an error answer (its salvage), EVENT_IDX and
  * NO_INTERRUPT signalling, notification suppression, interrupt coalescing,
  * a randomized out-of-order run over several 16-bit index wraps, and a
  * micro-benchmark of pop+push+flush.
@@ -67,8 +68,11 @@ stop(void)
 	virtq_fini(&g_vq);
 }
 
-/* Pop one chain expecting BAD with id head, answer it, queue still fine. */
-static void
+/*
+ * Pop one chain expecting BAD with id head, answer it, queue still fine.
+ * Returns the element (its iovecs in g_iov) for salvage checks.
+ */
+static struct virtq_elem
 expect_bad(uint16_t head, uint32_t iov_max)
 {
 	struct virtq_elem e = elem_new(iov_max);
@@ -86,6 +90,7 @@ expect_bad(uint16_t head, uint32_t iov_max)
 	assert_int_equal(virtq_flush(&g_vq, 0), 1);
 	assert_true(ut_split_get_used(&g_d, &id, &len));
 	assert_int_equal(id, head);
+	return e;
 }
 
 static void
@@ -285,6 +290,147 @@ test_loops(void **state)
 	expect_bad(0, UT_MAX_SIZE);
 	stop();
 }
+
+/*
+ * The salvage of BAD chains (virtq.h, "Malformed chains"): the first and
+ * last device-writable descriptors of every walkable chain, direct and
+ * indirect, and nothing for chains that cannot be followed to their end.
+ */
+#define A (UT_GPA_DATA)
+#define B (UT_GPA_DATA + 0x1000)
+#define C (UT_GPA_DATA + 0x2000)
+#define S (UT_GPA_DATA + 0x3000)
+#define T (UT_GPA_DATA + 0x10000)
+#define NONE 0, 0
+
+static void
+test_salvage(void **state)
+{
+	struct vring_desc *t = ut_g2h(T);
+	struct virtq_elem e;
+
+	start(16, false, true, 0);
+	/* Readable after writable: header, data, a stray readable, status. */
+	ut_split_desc(&g_d, 0, A, 16, NEXT, 1);
+	ut_split_desc(&g_d, 1, B, 512, WR | NEXT, 2);
+	ut_split_desc(&g_d, 2, C, 64, NEXT, 3);
+	ut_split_desc(&g_d, 3, S, 1, WR, 0);
+	e = expect_bad(0, 16);
+	ut_expect_salvage(&e, B, 512, S, 1);
+	/* The only writable one before the stray readable: first == last. */
+	ut_split_desc(&g_d, 1, S, 1, WR | NEXT, 2);
+	ut_split_desc(&g_d, 2, C, 64, 0, 0);
+	e = expect_bad(0, 16);
+	ut_expect_salvage(&e, S, 1, S, 1);
+	/* A readable buffer outside guest memory in the middle. */
+	ut_split_desc(&g_d, 1, UT_GPA_END, 16, NEXT, 2);
+	ut_split_desc(&g_d, 2, B, 512, WR | NEXT, 3);
+	ut_split_desc(&g_d, 3, S, 1, WR, 0);
+	e = expect_bad(0, 16);
+	ut_expect_salvage(&e, B, 512, S, 1);
+	/* The last writable one outside (straddling the end): nowhere to put a status. */
+	ut_split_desc(&g_d, 1, B, 512, WR | NEXT, 2);
+	ut_split_desc(&g_d, 2, UT_GPA_END - 1, 2, WR, 0);
+	e = expect_bad(0, 16);
+	ut_expect_salvage(&e, B, 512, NONE);
+	/* The first writable one wraps 64 bits; zero length last. */
+	ut_split_desc(&g_d, 1, UINT64_MAX - 15, 32, WR | NEXT, 2);
+	ut_split_desc(&g_d, 2, S, 1, WR, 0);
+	e = expect_bad(0, 16);
+	ut_expect_salvage(&e, NONE, S, 1);
+	ut_split_desc(&g_d, 1, B, 512, WR | NEXT, 2);
+	ut_split_desc(&g_d, 2, S, 0, WR, 0);
+	e = expect_bad(0, 16);
+	ut_expect_salvage(&e, B, 512, NONE);
+	/* Total length overflow: both descriptors still lie in guest memory. */
+	ut_split_desc(&g_d, 1, UT_REGION_B_GPA, UINT32_MAX, WR | NEXT, 2);
+	ut_split_desc(&g_d, 2, S, 1, WR, 0);
+	e = expect_bad(0, 16);
+	ut_expect_salvage(&e, UT_REGION_B_GPA, UINT32_MAX, S, 1);
+	/* More iovecs than the caller's array: the readable ones are dropped. */
+	for (uint16_t i = 0; i < 4; i++) {
+		ut_split_desc(&g_d, i, A + 16u * i, 16, NEXT, (uint16_t)(i + 1));
+	}
+	ut_split_desc(&g_d, 4, B, 8, WR | NEXT, 5);
+	ut_split_desc(&g_d, 5, S, 1, WR, 0);
+	e = expect_bad(0, 4);
+	ut_expect_salvage(&e, B, 8, S, 1);
+	/* A writable buffer across the two regions (two iovecs unless adjacent). */
+	ut_split_desc(&g_d, 0, A, 16, NEXT, 1);
+	ut_split_desc(&g_d, 1, UT_REGION_B_GPA - 100, 200, WR | NEXT, 2);
+	ut_split_desc(&g_d, 2, C, 64, 0, 0);
+	e = expect_bad(0, 16);
+	ut_expect_salvage(&e, UT_REGION_B_GPA - 100, 200, UT_REGION_B_GPA - 100, 200);
+
+	/* Indirect: the same inside a table. */
+	t[0] = (struct vring_desc){ A, 16, NEXT, 1 };
+	t[1] = (struct vring_desc){ B, 512, WR | NEXT, 2 };
+	t[2] = (struct vring_desc){ C, 64, NEXT, 3 };
+	t[3] = (struct vring_desc){ S, 1, WR, 0 };
+	ut_split_desc(&g_d, 5, T, 64, IND, 0);
+	e = expect_bad(5, 16);
+	ut_expect_salvage(&e, B, 512, S, 1);
+	t[2] = (struct vring_desc){ UT_GPA_END, 64, NEXT, 3 }; /* outside */
+	e = expect_bad(5, 16);
+	ut_expect_salvage(&e, B, 512, S, 1);
+	t[2] = (struct vring_desc){ T, 64, IND | NEXT, 3 };     /* nested: stepped over */
+	e = expect_bad(5, 16);
+	ut_expect_salvage(&e, B, 512, S, 1);
+	t[2] = (struct vring_desc){ C, 64, WR | NEXT, 3 };
+	/* An indirect descriptor with NEXT is stepped over, not read as a table. */
+	ut_split_desc(&g_d, 5, T, 64, IND | NEXT, 6);
+	ut_split_desc(&g_d, 6, S + 8, 1, WR, 0);
+	e = expect_bad(5, 16);
+	ut_expect_salvage(&e, S + 8, 1, S + 8, 1);
+	/* After a direct descriptor: stepped over too. */
+	ut_split_desc(&g_d, 4, B, 512, WR | NEXT, 5);
+	ut_split_desc(&g_d, 5, T, 64, IND, 0);
+	e = expect_bad(4, 16);
+	ut_expect_salvage(&e, B, 512, B, 512);
+	ut_split_desc(&g_d, 4, A, 16, NEXT, 5);
+	e = expect_bad(4, 16);
+	ut_expect_salvage(&e, NONE, NONE);
+	/* A table of 1000 entries that turns bad at the second is walked... */
+	t[0] = (struct vring_desc){ B, 512, WR | NEXT, 1 };
+	for (uint16_t i = 1; i < 2000; i++) {
+		t[i] = (struct vring_desc){ A, 16, NEXT, (uint16_t)(i + 1) };
+	}
+	t[999].flags = 0;
+	ut_split_desc(&g_d, 5, T, 1000 * 16, IND, 0);
+	e = expect_bad(5, 16);
+	ut_expect_salvage(&e, B, 512, B, 512);
+	/* ... one of 2000 is not (VIRTQ_WALK_MAX). */
+	t[999].flags = NEXT;
+	t[1999].flags = 0;
+	ut_split_desc(&g_d, 5, T, 2000 * 16, IND, 0);
+	e = expect_bad(5, 16);
+	ut_expect_salvage(&e, NONE, NONE);
+
+	/* Chains that cannot be followed: nothing offered, writable or not. */
+	ut_split_desc(&g_d, 0, B, 512, WR | NEXT, 1);          /* loop */
+	ut_split_desc(&g_d, 1, S, 1, WR | NEXT, 0);
+	e = expect_bad(0, 16);
+	ut_expect_salvage(&e, NONE, NONE);
+	ut_split_desc(&g_d, 1, S, 1, WR | NEXT, 16);           /* next out of range */
+	e = expect_bad(0, 16);
+	ut_expect_salvage(&e, NONE, NONE);
+	t[0] = (struct vring_desc){ A, 16, NEXT, 1 };           /* loop in a table */
+	t[1] = (struct vring_desc){ S, 1, WR | NEXT, 0 };
+	ut_split_desc(&g_d, 5, T, 32, IND, 0);
+	e = expect_bad(5, 16);
+	ut_expect_salvage(&e, NONE, NONE);
+	t[1] = (struct vring_desc){ S, 1, WR | NEXT, 2 };       /* next past the table */
+	e = expect_bad(5, 16);
+	ut_expect_salvage(&e, NONE, NONE);
+	stop();
+}
+
+#undef A
+#undef B
+#undef C
+#undef S
+#undef T
+#undef NONE
 
 static void
 test_broken_indices(void **state)
@@ -722,6 +868,7 @@ main(void)
 		cmocka_unit_test(test_order_and_lengths),
 		cmocka_unit_test(test_cross_region),
 		cmocka_unit_test(test_loops),
+		cmocka_unit_test(test_salvage),
 		cmocka_unit_test(test_broken_indices),
 		cmocka_unit_test(test_event_idx),
 		cmocka_unit_test(test_no_interrupt),

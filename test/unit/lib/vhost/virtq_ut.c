@@ -102,6 +102,34 @@ ut_vq_init(struct virtq *vq, const struct virtq_config *cfg, int call_fd)
 	}
 }
 
+/* iov[0..n) must be exactly the device's view of [gpa, gpa+len). */
+static void
+expect_iovs(const struct iovec *iov, uint32_t n, uint64_t gpa, uint32_t len)
+{
+	struct iovec want[4];
+	uint32_t cnt = 0;
+
+	if (len == 0) {
+		assert_int_equal(n, 0);
+		return;
+	}
+	assert_int_equal(vhost_mem_gpa_to_iovs(g_ut.mem, gpa, len, want, &cnt, 4), 0);
+	assert_int_equal(n, cnt);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_ptr_equal(iov[i].iov_base, want[i].iov_base);
+		assert_int_equal(iov[i].iov_len, want[i].iov_len);
+	}
+}
+
+void
+ut_expect_salvage(const struct virtq_elem *e, uint64_t first_gpa, uint32_t first_len,
+		  uint64_t last_gpa, uint32_t last_len)
+{
+	assert_int_equal(e->out_num + e->in_num + e->in_len, 0);
+	expect_iovs(e->iov, e->bad_first, first_gpa, first_len);
+	expect_iovs(e->iov + e->bad_first, e->bad_last, last_gpa, last_len);
+}
+
 /* ---- split ---- */
 
 void

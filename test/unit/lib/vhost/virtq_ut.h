@@ -58,6 +58,14 @@ struct virtq_config ut_cfg(uint16_t size, bool packed, bool event_idx, bool indi
 /* virtq_init that must succeed. */
 void ut_vq_init(struct virtq *vq, const struct virtq_config *cfg, int call_fd);
 
+/*
+ * A VIRTQ_POP_BAD element's salvage (virtq.h): its first and last
+ * device-writable descriptors are [first_gpa, +first_len) and [last_gpa,
+ * +last_len); a length of 0 means "none offered".
+ */
+void ut_expect_salvage(const struct virtq_elem *e, uint64_t first_gpa, uint32_t first_len,
+		       uint64_t last_gpa, uint32_t last_len);
+
 /* ---- split driver ---- */
 struct ut_split {
 	uint16_t size;
