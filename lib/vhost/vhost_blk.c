@@ -259,14 +259,8 @@ vhost_blk_write_config_json(struct vhost_ctrlr *c, json_t *config)
 		json_object_set_new(params, "packed_ring", json_true());
 	json_array_append_new(config, json_pack("{s:s, s:o}", "method",
 						"vhost_create_blk_controller", "params", params));
-	if (c->coalesce_delay_us != bc->default_delay_us ||
-	    c->coalesce_iops_threshold != bc->default_iops_threshold)
-		json_array_append_new(config,
-				      json_pack("{s:s, s:{s:s, s:I, s:I}}", "method",
-						"vhost_controller_set_coalescing", "params", "ctrlr",
-						c->name, "delay_base_us",
-						(json_int_t)c->coalesce_delay_us, "iops_threshold",
-						(json_int_t)c->coalesce_iops_threshold));
+	vhost_ctrlr_write_coalescing_config(c, bc->default_delay_us, bc->default_iops_threshold,
+					    config);
 }
 
 static void

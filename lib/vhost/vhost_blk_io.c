@@ -48,6 +48,7 @@
 
 #include "spur/log.h"
 #include "vhost_blk_internal.h"
+#include "vhost_queue_poll.h"
 
 #define POLL_BUDGET 64
 #define HDR_SIZE 16u  /* struct virtio_blk_outhdr */
@@ -534,12 +535,7 @@ blk_task_start(struct blk_task *task)
 static void
 blk_mark_broken(struct blk_queue *bq, const char *why, uint16_t id)
 {
-	bq->q->vq.broken = true;
-	bq->q->vq.broken_reason = why;
-	if (!bq->warned_broken)
-		SPUR_ERRLOG("%s queue %u: %s (id %u); queue stopped until the device is reset\n",
-			    bq->bc->ctrlr->name, bq->q->index, why, id);
-	bq->warned_broken = true;
+	vhost_queue_mark_broken(bq->q, bq->bc->ctrlr->name, &bq->warned_broken, why, id);
 }
 
 /*
@@ -568,10 +564,11 @@ blk_answer_bad(struct blk_queue *bq, struct virtq_elem *e, struct vhost_mem *mem
 	bq->unflushed++;
 }
 
-/* Take the element in bq->spare (from pop or get_elem) as a request. */
+/* Take the element in bq->spare (from pop or get_elem) as a request (ctx: the blk_queue). */
 static void
-blk_handle(struct blk_queue *bq, enum virtq_pop_result r)
+blk_handle(void *ctx, enum virtq_pop_result r)
 {
+	struct blk_queue *bq = ctx;
 	struct virtq_elem *e = &bq->spare;
 	struct blk_task *task;
 	struct iovec *iov;
@@ -680,31 +677,11 @@ vhost_blk_queue_poll(struct vhost_queue *q)
 		return SPUR_POLLER_IDLE;
 	if (!bq->stopping) {
 		bq->in_poll = true;
-		for (; n < POLL_BUDGET && !q->vq.broken; n++) {
-			enum virtq_pop_result r = virtq_pop(&q->vq, &bq->spare);
-
-			if (r == VIRTQ_POP_EMPTY)
-				break;
-			if (r == VIRTQ_POP_BROKEN) {
-				if (!bq->warned_broken)
-					SPUR_ERRLOG("%s queue %u: ring broken by the driver\n",
-						    bq->bc->ctrlr->name, q->index);
-				bq->warned_broken = true;
-				break;
-			}
-			blk_handle(bq, r);
-		}
+		n = vhost_queue_pop_batch(q, &bq->spare, POLL_BUDGET, bq->bc->ctrlr->name,
+					  &bq->warned_broken, blk_handle, bq);
 		bq->in_poll = false;
 	}
-	busy = n > 0;
-	if (bq->unflushed != 0 || virtq_signal_pending(&q->vq)) {
-		bq->unflushed = 0;
-		if (virtq_flush(&q->vq, spur_get_ticks()) > 0)
-			busy = true;
-		/* A signal held back by coalescing: keep polling until it is sent. */
-		if (virtq_signal_pending(&q->vq))
-			busy = true;
-	}
+	busy = vhost_queue_poll_flush(q, &bq->unflushed, n > 0);
 	blk_release_channel_if_removed(bq);
 	return busy ? SPUR_POLLER_BUSY : SPUR_POLLER_IDLE;
 }
@@ -717,19 +694,8 @@ vhost_blk_queue_resubmit(struct vhost_queue *q, const uint16_t *ids, int count)
 	if (bq == NULL)
 		return;
 	bq->in_poll = true;
-	for (int i = 0; i < count && !q->vq.broken; i++) {
-		enum virtq_pop_result r = virtq_get_elem(&q->vq, ids[i], &bq->spare);
-
-		if (r == VIRTQ_POP_EMPTY || r == VIRTQ_POP_BROKEN) {
-			SPUR_ERRLOG("%s queue %u: in-flight request %u cannot be re-read\n",
-				    bq->bc->ctrlr->name, q->index, ids[i]);
-			continue;
-		}
-		blk_handle(bq, r);
-	}
+	vhost_queue_resubmit(q, &bq->spare, bq->bc->ctrlr->name, ids, count, blk_handle, bq);
 	bq->in_poll = false;
-	SPUR_NOTICELOG("%s queue %u: resubmitted %d requests left by the previous process\n",
-		       bq->bc->ctrlr->name, q->index, count);
 }
 
 /* ---- hot-remove nudge -------------------------------------------------------------- */

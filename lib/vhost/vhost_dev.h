@@ -172,4 +172,14 @@ struct vhost_ctrlr *vhost_queue_get_ctrlr(const struct vhost_queue *q);
  */
 uint64_t vhost_queue_get_features(const struct vhost_queue *q);
 
+/* ---- shared by the device types (vhost_save_config.c) ------------------- */
+
+/*
+ * save_config: append to config the vhost_controller_set_coalescing call
+ * that restores c's coalescing, when it differs from the values the
+ * controller was created with (default_*); else append nothing. App thread.
+ */
+void vhost_ctrlr_write_coalescing_config(struct vhost_ctrlr *c, uint32_t default_delay_us,
+					 uint32_t default_iops_threshold, json_t *config);
+
 #endif

@@ -313,6 +313,17 @@ pg_after_wake(void *ctx)
 
 /* ---- start ----------------------------------------------------------------------- */
 
+/* One interrupt to the driver on call fd (if any); a saturated counter means it has one. */
+static void
+pg_signal_once(int call_fd)
+{
+	uint64_t one = 1;
+
+	if (call_fd >= 0 && write(call_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the driver is signalled already. */
+	}
+}
+
 static void
 pg_start(void *ctx)
 {
@@ -356,6 +367,14 @@ pg_start(void *ctx)
 			SPUR_ERRLOG("%s: queue %u: inflight region unusable (%d); nothing resubmitted\n",
 				    q->session->ctrlr->name, q->index, n);
 		}
+		/*
+		 * The previous process may have published used entries and died
+		 * before it signalled them (SIGKILL between the two): QEMU does
+		 * not interrupt the guest on reconnection, so without this the
+		 * driver would wait for them forever. A spurious interrupt costs
+		 * it one look at its used ring.
+		 */
+		pg_signal_once(q->vq.call_fd);
 	}
 	goto out;
 
@@ -552,10 +571,10 @@ static void
 pg_set_call(void *ctx)
 {
 	struct vhost_session_queue *sq = ctx;
-	uint64_t one = 1;
 
 	/* Signals from now on go to the new fd; the old one is closed after the ack. */
 	sq->q.vq.call_fd = sq->new_call_fd;
+	pg_signal_once(sq->new_call_fd);
 	/*
 	 * The frontend does not wait for this message: QEMU's vhost-user-scsi
 	 * enables the rings with its masked notifier as call fd, then swaps in
@@ -564,9 +583,6 @@ pg_set_call(void *ctx)
 	 * fd once: a spurious interrupt costs the driver one look at its used
 	 * ring, a lost one can hang it.
 	 */
-	if (sq->new_call_fd >= 0 && write(sq->new_call_fd, &one, sizeof(one)) < 0) {
-		/* Saturated: the driver is signalled already. */
-	}
 	sq->op_rc = 0;
 	pg_ack(sq);
 }

@@ -558,14 +558,8 @@ vhost_scsi_write_config_json(struct vhost_ctrlr *c, json_t *config)
 						"ctrlr", c->name, "scsi_target_num", (int)i,
 						"bdev_name", t->bdev_name));
 	}
-	if (c->coalesce_delay_us != sc->default_delay_us ||
-	    c->coalesce_iops_threshold != sc->default_iops_threshold)
-		json_array_append_new(config,
-				      json_pack("{s:s, s:{s:s, s:I, s:I}}", "method",
-						"vhost_controller_set_coalescing", "params", "ctrlr",
-						c->name, "delay_base_us",
-						(json_int_t)c->coalesce_delay_us, "iops_threshold",
-						(json_int_t)c->coalesce_iops_threshold));
+	vhost_ctrlr_write_coalescing_config(c, sc->default_delay_us, sc->default_iops_threshold,
+					    config);
 }
 
 static void

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "spur/log.h"
+#include "vhost_queue_poll.h"
 #include "vhost_scsi_internal.h"
 
 #define EVQ_IOV_MAX 8u
@@ -298,14 +299,7 @@ vhost_scsi_evq_poll(struct vhost_queue *q)
 		evq_deliver_locked(evq);
 		pthread_mutex_unlock(&evq->sc->ev_lock);
 	}
-	busy = n > 0;
-	if (evq->unflushed != 0 || virtq_signal_pending(&q->vq)) {
-		evq->unflushed = 0;
-		if (virtq_flush(&q->vq, spur_get_ticks()) > 0)
-			busy = true;
-		if (virtq_signal_pending(&q->vq))
-			busy = true;
-	}
+	busy = vhost_queue_poll_flush(q, &evq->unflushed, n > 0);
 	return busy ? SPUR_POLLER_BUSY : SPUR_POLLER_IDLE;
 }
 

@@ -69,6 +69,7 @@
 #include <sys/queue.h>
 
 #include "spur/log.h"
+#include "vhost_queue_poll.h"
 #include "vhost_scsi_internal.h"
 
 #define POLL_BUDGET 64
@@ -709,12 +710,7 @@ ctrl_start(struct scsi_slot *slot)
 static void
 sq_mark_broken(struct scsi_queue *sq, const char *why, uint16_t id)
 {
-	sq->q->vq.broken = true;
-	sq->q->vq.broken_reason = why;
-	if (!sq->warned_broken)
-		SPUR_ERRLOG("%s queue %u: %s (id %u); queue stopped until the device is reset\n",
-			    sq->sc->ctrlr->name, sq->q->index, why, id);
-	sq->warned_broken = true;
+	vhost_queue_mark_broken(sq->q, sq->sc->ctrlr->name, &sq->warned_broken, why, id);
 }
 
 /*
@@ -743,10 +739,11 @@ sq_answer_bad(struct scsi_queue *sq, const struct virtq_elem *e)
 	return iov_copy_in(e->iov, e->bad_first, &resp, (uint32_t)SPUR_MIN(room, RESP_SIZE));
 }
 
-/* Take the element in sq->spare (from pop or get_elem) as a request. */
+/* Take the element in sq->spare (from pop or get_elem) as a request (ctx: the scsi_queue). */
 static void
-sq_handle(struct scsi_queue *sq, enum virtq_pop_result r)
+sq_handle(void *ctx, enum virtq_pop_result r)
 {
+	struct scsi_queue *sq = ctx;
 	struct virtq_elem *e = &sq->spare;
 	struct scsi_slot *slot;
 	struct iovec *iov;
@@ -860,31 +857,11 @@ vhost_scsi_rq_poll(struct vhost_queue *q)
 		return SPUR_POLLER_IDLE;
 	if (!sq->stopping) {
 		sq->in_poll = true;
-		for (; n < POLL_BUDGET && !q->vq.broken; n++) {
-			enum virtq_pop_result r = virtq_pop(&q->vq, &sq->spare);
-
-			if (r == VIRTQ_POP_EMPTY)
-				break;
-			if (r == VIRTQ_POP_BROKEN) {
-				if (!sq->warned_broken)
-					SPUR_ERRLOG("%s queue %u: ring broken by the driver\n",
-						    sq->sc->ctrlr->name, q->index);
-				sq->warned_broken = true;
-				break;
-			}
-			sq_handle(sq, r);
-		}
+		n = vhost_queue_pop_batch(q, &sq->spare, POLL_BUDGET, sq->sc->ctrlr->name,
+					  &sq->warned_broken, sq_handle, sq);
 		sq->in_poll = false;
 	}
-	busy = n > 0;
-	if (sq->unflushed != 0 || virtq_signal_pending(&q->vq)) {
-		sq->unflushed = 0;
-		if (virtq_flush(&q->vq, spur_get_ticks()) > 0)
-			busy = true;
-		/* A signal held back by coalescing: keep polling until it is sent. */
-		if (virtq_signal_pending(&q->vq))
-			busy = true;
-	}
+	busy = vhost_queue_poll_flush(q, &sq->unflushed, n > 0);
 	if (atomic_load(&sq->sc->removing) != 0)
 		release_idle_targets(sq, false);
 	return busy ? SPUR_POLLER_BUSY : SPUR_POLLER_IDLE;
@@ -898,19 +875,8 @@ vhost_scsi_rq_resubmit(struct vhost_queue *q, const uint16_t *ids, int count)
 	if (sq == NULL)
 		return;
 	sq->in_poll = true;
-	for (int i = 0; i < count && !q->vq.broken; i++) {
-		enum virtq_pop_result r = virtq_get_elem(&q->vq, ids[i], &sq->spare);
-
-		if (r == VIRTQ_POP_EMPTY || r == VIRTQ_POP_BROKEN) {
-			SPUR_ERRLOG("%s queue %u: in-flight request %u cannot be re-read\n",
-				    sq->sc->ctrlr->name, q->index, ids[i]);
-			continue;
-		}
-		sq_handle(sq, r);
-	}
+	vhost_queue_resubmit(q, &sq->spare, sq->sc->ctrlr->name, ids, count, sq_handle, sq);
 	sq->in_poll = false;
-	SPUR_NOTICELOG("%s queue %u: resubmitted %d requests left by the previous process\n",
-		       sq->sc->ctrlr->name, q->index, count);
 }
 
 /* ---- removal nudge ---------------------------------------------------------------------------- */

@@ -37,6 +37,8 @@ exit $st
 """
 
 STALL_GOAL_S = 1.5
+# fio runs 45 s; a guest that has not finished long after is hung.
+GUEST_WAIT_S = int(os.environ.get("SPUR_GUEST_WAIT_S", "600"))
 
 
 class RecoveryTest(SpurTestCase):
@@ -102,8 +104,13 @@ class RecoveryTest(SpurTestCase):
             self.assertIsNone(g.proc.poll(), g.output()[-2000:])
             time.sleep(0.1)
 
-    def check_guest(self, g, path, queues):
-        status, out = g.wait(600)
+    def check_guest(self, g, path, queues, d):
+        try:
+            status, out = g.wait(GUEST_WAIT_S)
+        except AssertionError as e:
+            # A hung guest: say what spur saw (its log and its queues).
+            raise AssertionError(f"{e}\nspur log:\n{d.output()[-6000:]}\ncontrollers: "
+                                 f"{d.call('vhost_get_controllers')}") from None
         self.assertEqual(status, 0, out[-4000:])
         self.assertIn("FIO-STATUS 0", out)
         md5 = [l.split()[1] for l in out.splitlines() if l.startswith("MD5 ")][0]
@@ -128,7 +135,7 @@ class RecoveryTest(SpurTestCase):
             time.sleep(rng.uniform(2.0, 6.0))
             d = self.restart(d, sig, [b for b, _ in disks])
         for g, (_, path) in zip(gs, disks):
-            self.check_guest(g, path, 2)
+            self.check_guest(g, path, 2, d)
         print("\nstall after restart (s): " + " ".join("%.3f" % s for s in self.stalls),
               file=sys.stderr)
         self.assertStopsCleanly(d)
