@@ -22,8 +22,10 @@
  * the task, then checked, so the guest cannot change them afterwards),
  * flags, segment counts, read-only. A chain the virtq layer finds
  * malformed (VIRTQ_POP_BAD) gets IOERR in the last byte of its last
- * writable descriptor when that lies in guest memory, else it is returned
- * empty (blk_answer_bad).
+ * writable descriptor when that lies in guest memory; otherwise it cannot
+ * be answered and the queue is marked broken (NEEDS_RESET), never returned
+ * empty: the driver would read a stale status byte, 0 = OK (blk_answer_bad).
+ * An unwalkable chain has broken the queue in the virtq layer already.
  *
  * Task life: free -> (pop) in use -> (bdev submit; -ENOMEM: wait entry,
  * resubmit) -> (bdev callback) -> status written, pushed, free. Pushed
@@ -542,26 +544,30 @@ blk_mark_broken(struct blk_queue *bq, const char *why, uint16_t id)
  * A malformed chain (virtq.h, "Malformed chains"): IOERR into the last
  * byte of its last device-writable descriptor, where the driver expects
  * the status, when the virtq layer could translate that descriptor (used
- * length 1); otherwise it is returned empty (length 0).
+ * length 1). Otherwise the request has nowhere to be answered: it is not
+ * pushed (returned empty, the driver would take the stale status byte for
+ * one the device wrote) and the queue is marked broken, so the device
+ * reports NEEDS_RESET.
  */
 static void
 blk_answer_bad(struct blk_queue *bq, struct virtq_elem *e, struct vhost_mem *mem)
 {
-	uint32_t len = 0;
-
 	if (e->bad_last > 0 && (uint64_t)e->bad_first + e->bad_last <= e->iov_max) {
 		struct iovec *v = &e->iov[e->bad_first + e->bad_last - 1];
 
 		if (v->iov_len > 0) {
 			((uint8_t *)v->iov_base)[v->iov_len - 1] = VIRTIO_BLK_S_IOERR;
-			len = 1;
+			SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s queue %u: malformed chain %u answered "
+				      "IOERR\n", bq->bc->ctrlr->name, bq->q->index, e->id);
+			virtq_push(&bq->q->vq, e, 1);
+			vhost_queue_request_end(bq->q, mem);
+			bq->unflushed++;
+			return;
 		}
 	}
-	SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s queue %u: malformed chain %u answered %s\n",
-		      bq->bc->ctrlr->name, bq->q->index, e->id, len ? "IOERR" : "empty");
-	virtq_push(&bq->q->vq, e, len);
 	vhost_queue_request_end(bq->q, mem);
-	bq->unflushed++;
+	blk_mark_broken(bq, "malformed chain without a writable status byte in guest memory",
+			e->id);
 }
 
 /* Take the element in bq->spare (from pop or get_elem) as a request (ctx: the blk_queue). */

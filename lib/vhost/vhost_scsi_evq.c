@@ -23,6 +23,11 @@
  * The event's LUN field names LUN 0 of the target as Linux decodes it for
  * these events: {1, target, 0, 0, 0, 0, 0, 0}.
  *
+ * A malformed buffer chain (virtq.h, "Malformed chains") stops the queue
+ * (NEEDS_RESET): an event buffer has no error answer, and one returned
+ * empty would replay the stale event it holds. A well-formed buffer too
+ * small for an event is returned empty at once.
+ *
  * Stop: held buffers are returned with VIRTIO_SCSI_T_NO_EVENT (the driver
  * reposts them; a buffer returned with stale content would replay an old
  * event). Held buffers are requests in flight for the inflight log; after
@@ -152,8 +157,16 @@ evq_hold(struct vhost_scsi_evq *evq, enum virtq_pop_result r)
 	uint32_t slot;
 	struct iovec *iov;
 
-	if (r == VIRTQ_POP_BAD || e->in_len < sizeof(struct virtio_scsi_event) ||
-	    evq->nheld == evq->size) {
+	if (r == VIRTQ_POP_BAD) {
+		/* No answer is right: an event buffer has no error status, and
+		 * one returned empty makes the driver handle whatever stale
+		 * event the buffer still holds. Stop the queue (NEEDS_RESET). */
+		vhost_queue_request_end(evq->q, mem);
+		vhost_queue_mark_broken(evq->q, evq->sc->ctrlr->name, &evq->warned_broken,
+					"malformed event buffer chain", e->id);
+		return;
+	}
+	if (e->in_len < sizeof(struct virtio_scsi_event) || evq->nheld == evq->size) {
 		/* Unusable for an event (or an impossible count): give it back empty. */
 		virtq_push(&evq->q->vq, e, 0);
 		vhost_queue_request_end(evq->q, mem);

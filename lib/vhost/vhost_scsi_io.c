@@ -23,8 +23,11 @@
  * single-level SAM LUN (else BAD_TARGET), and data in one direction only
  * (VIRTIO_SCSI_F_INOUT is not offered; else FAILURE). A chain the virtq
  * layer finds malformed is answered FAILURE in its first writable
- * descriptor when that holds the response header (sq_answer_bad), else
- * returned empty. CDB validation, missing LUNs, unit attentions and the
+ * descriptor when that holds the response header (sq_answer_bad); else it
+ * cannot be answered and the queue is marked broken (NEEDS_RESET) rather
+ * than returning it empty, which the driver could take for a response. On
+ * the control queue every malformed chain stops the queue (see
+ * sq_answer_bad). CDB validation, missing LUNs, unit attentions and the
  * command itself are the layer's.
  * The completion copies status, sense (up to sense_size), the residual of
  * the data buffer, and maps a task aborted by a LUN or I_T nexus reset to
@@ -719,24 +722,44 @@ sq_mark_broken(struct scsi_queue *sq, const char *why, uint16_t id)
  * device-writable descriptor was translated and holds the response header
  * up to `response` (12 bytes), a virtio_scsi_cmd_resp with response
  * FAILURE (all else zero) is written there, as much of its 108 bytes as
- * fits. The control queue's responses depend on the request type, which a
- * malformed chain does not give reliably: returned empty. Returns the used
- * length.
+ * fits, and the chain pushed with that length. Otherwise it cannot be
+ * answered and the queue is marked broken (NEEDS_RESET): returned empty,
+ * the driver would read whatever its response buffer held as the
+ * device's answer. The control queue's response layout depends on the
+ * request type (a TMF's response byte is at offset 0, an AN request's at
+ * 4), which a malformed chain does not give reliably, so no answer is
+ * right for every request and a malformed chain always stops it (Linux
+ * would take a zero byte as FUNCTION COMPLETE). Takes the element in
+ * hand (request begun) and ends the request.
  */
-static uint32_t
-sq_answer_bad(struct scsi_queue *sq, const struct virtq_elem *e)
+static void
+sq_answer_bad(struct scsi_queue *sq, const struct virtq_elem *e, struct vhost_mem *mem)
 {
 	struct virtio_scsi_cmd_resp resp;
 	uint64_t room;
+	uint32_t len;
 
-	if (sq->ctrl || e->bad_first == 0 || e->bad_first > e->iov_max)
-		return 0;
-	room = iov_len_sum(e->iov, e->bad_first);
-	if (room < offsetof(struct virtio_scsi_cmd_resp, sense))
-		return 0;
+	if (sq->ctrl) {
+		vhost_queue_request_end(sq->q, mem);
+		sq_mark_broken(sq, "malformed chain on the control queue", e->id);
+		return;
+	}
+	room = e->bad_first == 0 || e->bad_first > e->iov_max ? 0 :
+		iov_len_sum(e->iov, e->bad_first);
+	if (room < offsetof(struct virtio_scsi_cmd_resp, sense)) {
+		vhost_queue_request_end(sq->q, mem);
+		sq_mark_broken(sq, "malformed chain without room for the response header in "
+			       "guest memory", e->id);
+		return;
+	}
 	memset(&resp, 0, sizeof(resp));
 	resp.response = VIRTIO_SCSI_S_FAILURE;
-	return iov_copy_in(e->iov, e->bad_first, &resp, (uint32_t)SPUR_MIN(room, RESP_SIZE));
+	len = iov_copy_in(e->iov, e->bad_first, &resp, (uint32_t)SPUR_MIN(room, RESP_SIZE));
+	SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u: malformed chain %u answered FAILURE\n",
+		      sq->sc->ctrlr->name, sq->q->index, e->id);
+	virtq_push(&sq->q->vq, e, len);
+	vhost_queue_request_end(sq->q, mem);
+	sq->unflushed++;
 }
 
 /* Take the element in sq->spare (from pop or get_elem) as a request (ctx: the scsi_queue). */
@@ -760,13 +783,7 @@ sq_handle(void *ctx, enum virtq_pop_result r)
 	}
 	mem = vhost_queue_request_begin(sq->q);
 	if (r == VIRTQ_POP_BAD) {
-		uint32_t len = sq_answer_bad(sq, e);
-
-		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u: malformed chain %u answered %s\n",
-			      sq->sc->ctrlr->name, sq->q->index, e->id, len ? "FAILURE" : "empty");
-		virtq_push(&sq->q->vq, e, len);
-		vhost_queue_request_end(sq->q, mem);
-		sq->unflushed++;
+		sq_answer_bad(sq, e, mem);
 		return;
 	}
 	/* Swap iovec arrays: the slot takes the filled one, the spare gets the slot's. */

@@ -14,20 +14,30 @@
  * outside guest memory is ever touched), chains are bounded by the queue
  * size (and indirect tables by their own length), loops are detected, a
  * device-readable descriptor after a device-writable one is an error, and
- * lengths are summed without overflow. A broken chain whose head is known is
- * returned as VIRTQ_POP_BAD so the caller can answer it with an error status
- * (where, see below); when even that is impossible (the avail index jumps
- * past the queue size, a head index out of range) the queue is marked
- * broken and stops.
+ * lengths are summed without overflow. A malformed chain that can be
+ * followed to its end is returned as VIRTQ_POP_BAD so the caller can
+ * answer it with an error status (where, see below); when that is
+ * impossible (the avail index jumps past the queue size, a head index out
+ * of range, a chain that cannot be followed) the queue is marked broken
+ * (VIRTQ_POP_BROKEN) and stops: its owner reports NEEDS_RESET and signals
+ * the error eventfd, and a restart of the ring (GET_VRING_BASE, then
+ * SET_VRING_*) recovers it.
  *
- * Malformed chains (VIRTQ_POP_BAD), the rule:
+ * Malformed chains, the rule: a malformed request fails with an error
+ * status when it can be answered; otherwise its queue stops and the device
+ * needs a reset. It is never returned empty (used length 0): a driver
+ * reads its status or response from its own buffer whatever the length,
+ * and would take the stale byte there (0: OK) for the device's answer.
  *  - The chain is "walkable" when the walk can follow it to its last
  *    descriptor: every next index inside its table, no more descriptors
  *    than the table holds (so no loop), and no more than VIRTQ_WALK_MAX
- *    descriptors (ring descriptors plus table entries) in all. Split
- *    chains that loop, run longer than the ring or name a next index
- *    outside it are not walkable; a packed chain longer than the ring
- *    breaks the queue (see above).
+ *    descriptors (ring descriptors plus table entries) in all. A chain
+ *    that is not walkable breaks the queue here (VIRTQ_POP_BROKEN, with
+ *    the reason in broken_reason) and is not taken: split chains that
+ *    loop, run longer than the ring or their indirect table, name a next
+ *    index outside it, or pass VIRTQ_WALK_MAX (split: last_avail_idx stays
+ *    at the head, nothing goes in flight); packed chains longer than the
+ *    ring or past VIRTQ_WALK_MAX (nothing committed either).
  *  - Everything else is a violation that still leaves the chain walkable:
  *    a readable descriptor after a writable one, a total length above
  *    4 GiB - 1, a zero length, a buffer not entirely inside guest memory,
@@ -46,13 +56,18 @@
  *    device that writes its error status there (virtio-blk: the last byte
  *    of the last one; virtio-scsi: the response at the start of the first
  *    one) never writes outside guest memory nor into a readable buffer.
- *    An unwalkable chain has both counts 0: it can only be returned empty.
  *    The salvage comes from a second walk of the chain that reads every
  *    descriptor again (once) and checks what it uses itself: a driver that
  *    rewrites the chain meanwhile can only move its own error answer. The
  *    first walk, which serves good chains, pays nothing for it.
- *  - Either way out_num, in_num and in_len are 0, and the request is in
- *    flight like any other (pushed exactly once, inflight log included).
+ *  - A BAD element has out_num, in_num and in_len 0, and the request is in
+ *    flight like any other (inflight log included). The caller either
+ *    writes its error answer into the salvage and pushes it exactly once,
+ *    or, when the salvage has no room for that answer (virtio-blk: no
+ *    last writable descriptor; virtio-scsi: a first one shorter than the
+ *    response header; control and event queues: always, no error answer
+ *    fits every request there), does not push it and marks the queue
+ *    broken itself (vhost_queue_mark_broken): the device needs a reset.
  *
  * Inflight log (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD): when attached, pop
  * marks the request in flight in the shared region before the caller sees
@@ -163,8 +178,9 @@ struct virtq_elem {
 enum virtq_pop_result {
 	VIRTQ_POP_EMPTY = 0,
 	VIRTQ_POP_OK = 1,
-	VIRTQ_POP_BAD = 2,   /* malformed chain; elem->id valid: answer with an error
-	                      * in elem->bad_first / bad_last if there is room */
+	VIRTQ_POP_BAD = 2,   /* malformed walkable chain; elem->id valid: answer with
+	                      * an error in elem->bad_first / bad_last, or, with
+	                      * no room for it, mark the queue broken */
 	VIRTQ_POP_BROKEN = 3 /* queue unusable; it is now marked broken */
 };
 
@@ -185,7 +201,8 @@ void virtq_fini(struct virtq *vq);
 /*
  * Take the next available request into elem (the caller sets elem->iov and
  * elem->iov_max; the iovecs point into guest memory). OK and BAD both hand
- * the request to the caller, who must push it exactly once. An id offered
+ * the request to the caller, who must push it exactly once (BAD: or break
+ * the queue, see "Malformed chains"); BROKEN takes nothing. An id offered
  * again while in flight breaks the queue (so per-id backend tasks can never
  * alias). Packed with an inflight log: entries pushed but not yet flushed
  * are published first (not signalled; the next flush decides that), which

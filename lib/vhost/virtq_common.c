@@ -4,7 +4,8 @@
  * cfg.packed to virtq_split.c / virtq_packed.c, and what both layouts share
  * after an entry is published: the signal decision with its interrupt
  * coalescing, and the call-eventfd write. Also the end both layouts share
- * of a malformed chain's salvage walk (virtq.h, "Malformed chains").
+ * of a malformed chain's salvage walk (virtq.h, "Malformed chains"): an
+ * unwalkable chain breaks the queue there.
  *
  * Signalling. flush publishes (layout code), then asks the layout whether
  * the driver wants a signal for the entries published since the previous
@@ -43,13 +44,13 @@ virtq_set_broken(struct virtq *vq, const char *reason)
 }
 
 /*
- * The end of a salvage walk (virtq_internal.h): the first and last writable
- * descriptors, each translated whole or not at all, one after the other at
- * the start of elem->iov (the same descriptor twice when there is one).
+ * The end of a salvage walk (virtq_internal.h): an unwalkable chain stops
+ * the queue; a walkable one offers its first and last writable
+ * descriptors, each translated whole or not at all, one after the other
+ * at the start of elem->iov (the same descriptor twice when there is one).
  */
 enum virtq_pop_result
-virtq_salvage_finish(const struct virtq *vq, const struct virtq_salvage *s,
-		     struct virtq_elem *elem)
+virtq_salvage_finish(struct virtq *vq, const struct virtq_salvage *s, struct virtq_elem *elem)
 {
 	uint32_t n = 0;
 
@@ -58,7 +59,10 @@ virtq_salvage_finish(const struct virtq *vq, const struct virtq_salvage *s,
 	elem->in_len = 0;
 	elem->bad_first = 0;
 	elem->bad_last = 0;
-	if (s->lost || !s->have_write) {
+	if (s->lost) {
+		return virtq_set_broken(vq, s->why); /* set with lost */
+	}
+	if (!s->have_write) {
 		return VIRTQ_POP_BAD;
 	}
 	if (vhost_mem_gpa_to_iovs(vq->mem, s->first_addr, s->first_len, elem->iov, &n,

@@ -211,7 +211,8 @@ virtq_walk_finish(const struct virtq_walk *w, struct virtq_elem *elem)
  */
 struct virtq_salvage {
 	uint32_t ndescs;      /* descriptors read (ring and table entries) */
-	bool lost;            /* not walkable: nothing is offered */
+	bool lost;            /* not walkable: the queue stops */
+	const char *why;      /* with lost: the reason the queue is broken */
 	bool have_write;
 	uint64_t first_addr, last_addr;
 	uint32_t first_len, last_len;
@@ -223,12 +224,23 @@ virtq_salvage_init(struct virtq_salvage *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The chain cannot be followed to its end (why: a static string). */
+static inline void
+virtq_salvage_lost(struct virtq_salvage *s, const char *why)
+{
+	if (!s->lost) {
+		s->lost = true;
+		s->why = why;
+	}
+}
+
 /* Count one descriptor read; false (and lost) past VIRTQ_WALK_MAX. */
 static inline bool
 virtq_salvage_step(struct virtq_salvage *s)
 {
 	if (++s->ndescs > VIRTQ_WALK_MAX) {
-		s->lost = true;
+		virtq_salvage_lost(s, "malformed chain of more than VIRTQ_WALK_MAX (1024) "
+				      "descriptors");
 		return false;
 	}
 	return true;
@@ -251,10 +263,14 @@ virtq_salvage_data(struct virtq_salvage *s, uint64_t addr, uint32_t len, bool wr
 }
 
 /*
- * virtq_common.c: fill elem for a BAD chain (out/in counts 0, bad_first /
- * bad_last translated from s). Returns VIRTQ_POP_BAD.
+ * virtq_common.c: the end of a salvage walk. A walkable chain: fill elem
+ * (out/in counts 0, bad_first / bad_last translated from s), return
+ * VIRTQ_POP_BAD. One that is not (s->lost): mark the queue broken with
+ * s->why and return VIRTQ_POP_BROKEN; the caller must then not take the
+ * chain (split: last_avail_idx stays at its head; packed: nothing
+ * committed).
  */
-enum virtq_pop_result virtq_salvage_finish(const struct virtq *vq, const struct virtq_salvage *s,
+enum virtq_pop_result virtq_salvage_finish(struct virtq *vq, const struct virtq_salvage *s,
 					   struct virtq_elem *elem);
 
 /* Mark the queue unusable (NEEDS_RESET); logs once. */

@@ -11,6 +11,10 @@
  * both by n; its used descriptor carries the id of the chain's last
  * descriptor. The size need not be a power of two.
  *
+ * A chain longer than the ring, or a BAD one whose salvage walk passes
+ * VIRTQ_WALK_MAX descriptors (virtq.h, "Malformed chains"), breaks the
+ * queue before anything of it is committed to the device's indices.
+ *
  * Invariants: ring descriptors taken and not yet pushed (inflight_descs)
  * never exceed size, so a used write never lands on a descriptor we have
  * not read; a buffer id is < size and in flight at most once
@@ -164,7 +168,10 @@ packed_salvage_desc(struct virtq *vq, struct virtq_salvage *s, uint64_t addr, ui
 	}
 }
 
-/* The salvage walk of a BAD chain of n ring descriptors from ring position idx. */
+/*
+ * The salvage walk of a BAD chain of n ring descriptors from ring position
+ * idx: VIRTQ_POP_BAD, or VIRTQ_POP_BROKEN (queue broken) past VIRTQ_WALK_MAX.
+ */
 static enum virtq_pop_result __attribute__((noinline, cold))
 packed_salvage_ring(struct virtq *vq, struct virtq_elem *elem, uint16_t idx, uint16_t n)
 {
@@ -263,6 +270,12 @@ virtq_packed_pop(struct virtq *vq, struct virtq_elem *elem)
 	if (spur_unlikely(vq->inflight_descs + n > size)) {
 		return virtq_set_broken(vq, "more descriptors in flight than the queue size");
 	}
+	/* A BAD chain's salvage before anything is committed: an unwalkable
+	 * one (VIRTQ_WALK_MAX) breaks the queue and is not taken. */
+	if (spur_unlikely(bad) &&
+	    packed_salvage_ring(vq, elem, first, n) == VIRTQ_POP_BROKEN) {
+		return VIRTQ_POP_BROKEN;
+	}
 	vq->last_avail_idx = idx;
 	vq->avail_wrap = wrap;
 	vq->packed_desc_count[id] = n;
@@ -276,7 +289,7 @@ virtq_packed_pop(struct virtq *vq, struct virtq_elem *elem)
 	elem->ndescs = n;
 	vq->stat_requests++;
 	if (bad) {
-		return packed_salvage_ring(vq, elem, first, n);
+		return VIRTQ_POP_BAD; /* elem filled by packed_salvage_ring above */
 	}
 	virtq_walk_finish(&w, elem);
 	return VIRTQ_POP_OK;
@@ -294,7 +307,7 @@ packed_salvage_region(struct virtq *vq, struct virtq_elem *elem, uint16_t slot, 
 	virtq_salvage_init(&s);
 	for (uint16_t k = 0; k < num && !s.lost; k++) {
 		if (e >= vq->inflight_num) {
-			s.lost = true;
+			virtq_salvage_lost(&s, "inflight chain entry out of range");
 			break;
 		}
 		virtq_read_once(&c, &r->desc[e], sizeof(c));

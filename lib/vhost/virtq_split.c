@@ -13,8 +13,9 @@
  * Invariants: every head we hand out is < size and not already in flight
  * (packed_desc_count[head] != 0 while it is); a chain never makes us touch
  * more than size descriptors of the table (or the indirect table's length)
- * per walk (a BAD one gets a second, salvage walk: virtq.h), and nothing
- * outside guest memory. used->idx advances only in
+ * per walk (a BAD one gets a second, salvage walk: virtq.h; one that
+ * cannot be followed to its end stops the queue before its head is taken),
+ * and nothing outside guest memory. used->idx advances only in
  * virtq_split_publish, with release order after the entries it covers.
  *
  * Inflight log order (spec): pop sets desc[head].counter, then inflight=1,
@@ -110,7 +111,9 @@ split_indirect_table(const struct virtq *vq, const struct vring_desc *d, bool in
 
 /*
  * The salvage walk of a BAD chain (virtq_internal.h): its first and last
- * writable descriptors, if it can be followed to its end. An indirect
+ * writable descriptors, if it can be followed to its end; if not (a loop,
+ * longer than its table, a next index out of range, VIRTQ_WALK_MAX) the
+ * queue is marked broken and VIRTQ_POP_BROKEN returned. An indirect
  * descriptor that may not be followed is stepped over.
  */
 static enum virtq_pop_result __attribute__((noinline, cold))
@@ -124,9 +127,13 @@ split_salvage(struct virtq *vq, uint16_t head, struct virtq_elem *elem)
 
 	virtq_salvage_init(&s);
 	for (;;) {
-		if (++count > max || !virtq_salvage_step(&s)) {
-			s.lost = true; /* loop, longer than the table, VIRTQ_WALK_MAX */
+		if (++count > max) {
+			virtq_salvage_lost(&s, "descriptor chain loops or is longer than its "
+					       "table");
 			break;
+		}
+		if (!virtq_salvage_step(&s)) {
+			break; /* VIRTQ_WALK_MAX */
 		}
 		virtq_read_once(&d, table + (size_t)i * sizeof(d), sizeof(d));
 		if (d.flags & VRING_DESC_F_INDIRECT) {
@@ -147,7 +154,7 @@ split_salvage(struct virtq *vq, uint16_t head, struct virtq_elem *elem)
 		}
 		i = d.next;
 		if (i >= max) {
-			s.lost = true;
+			virtq_salvage_lost(&s, "next descriptor index out of range");
 			break;
 		}
 	}
@@ -155,11 +162,12 @@ split_salvage(struct virtq *vq, uint16_t head, struct virtq_elem *elem)
 }
 
 /*
- * Walk the chain at head into elem. Bounded by the table length (loops and
- * over-long chains both end there) and by elem->iov_max (every data
- * descriptor adds at least one iovec), so a hostile chain costs at most
- * min(size, iov_max) + 1 descriptor reads, plus VIRTQ_WALK_MAX for the
- * salvage walk of a BAD one.
+ * Walk the chain at head into elem: OK, BAD (walkable, with its salvage)
+ * or BROKEN (unwalkable; the queue is now broken). Bounded by the table
+ * length (loops and over-long chains both end there) and by elem->iov_max
+ * (every data descriptor adds at least one iovec), so a hostile chain
+ * costs at most min(size, iov_max) + 1 descriptor reads, plus
+ * VIRTQ_WALK_MAX for the salvage walk of a BAD one.
  */
 static enum virtq_pop_result
 split_walk(struct virtq *vq, uint16_t head, struct virtq_elem *elem)
@@ -230,7 +238,6 @@ virtq_split_pop(struct virtq *vq, struct virtq_elem *elem)
 	if (spur_unlikely(vq->packed_desc_count[head] != 0)) {
 		return virtq_set_broken(vq, "head offered while already in flight");
 	}
-	vq->last_avail_idx = last + 1;
 	if ((uint16_t)(last + 1) != vq->shadow_avail_idx) {
 		/* The next head is published: start fetching its descriptor
 		 * (a random access into the table) while we walk this one. */
@@ -241,6 +248,13 @@ virtq_split_pop(struct virtq *vq, struct virtq_elem *elem)
 	elem->id = head;
 	elem->ndescs = 1;
 	rc = split_walk(vq, head, elem);
+	if (spur_unlikely(rc == VIRTQ_POP_BROKEN)) {
+		/* Unwalkable (cold, after the salvage walk): not taken, the
+		 * queue stops at this head. The good path returns OK from the
+		 * inlined walk, so the compiler drops this test there. */
+		return rc;
+	}
+	vq->last_avail_idx = last + 1;
 	/* BAD chains are in flight too: the caller answers them with push. */
 	vq->packed_desc_count[head] = 1;
 	if (vq->inflight != NULL) {

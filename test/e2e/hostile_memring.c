@@ -71,8 +71,8 @@ r_addr_before_mem(struct hv *h)
 }
 
 /*
- * A reconnect with a corrupt inflight region: entries 0 (a chain outside
- * guest memory) and 1 (a good read) marked in flight, entry 5 with an
+ * A reconnect with a corrupt inflight region: entries 0 (a chain with a
+ * buffer outside guest memory) and 1 (a good read) marked in flight, entry 5 with an
  * invalid mark. The backend drops 5, resubmits 0 and 1 and answers each.
  */
 static int
@@ -127,7 +127,9 @@ r_inflight_corrupt(struct hv *h)
 	r.h = h;
 	if (hv_alloc_req(h, &r.req[0]) < 0 || hv_alloc_req(h, &r.req[1]) < 0)
 		goto out;
-	vfe_split_write_desc(q, 0, HV_MEM_END, 64, HV_F_WRITE, 0);
+	/* Head 0: a malformed chain that can be answered (IOERR in descriptor 4). */
+	vfe_split_write_desc(q, 0, HV_MEM_END, 64, HV_F_NEXT, 4);
+	vfe_split_write_desc(q, 4, r.req[0].status_gpa, 1, HV_F_WRITE, 0);
 	hv_set_hdr(&r.req[1], VIRTIO_BLK_T_IN, 8);
 	vfe_split_write_desc(q, 1, r.req[1].hdr_gpa, 16, HV_F_NEXT, 2);
 	vfe_split_write_desc(q, 2, r.req[1].data_gpa, 4096, HV_F_NEXT | HV_F_WRITE, 3);
@@ -144,7 +146,7 @@ r_inflight_corrupt(struct hv *h)
 			hv_fail(h, "only %d of the 2 recovered requests came back", n);
 			goto out;
 		}
-		if (id == 0 && len == 0 && !got0) {
+		if (id == 0 && len == 1 && *r.req[0].status == VIRTIO_BLK_S_IOERR && !got0) {
 			got0 = true;
 		} else if (id == 1 && len == 4097 && *r.req[1].status == VIRTIO_BLK_S_OK && !got1) {
 			got1 = true;
@@ -160,7 +162,7 @@ r_inflight_corrupt(struct hv *h)
 	if (hv_serves(&r, HV_GOOD_HEAD) < 0)
 		goto out;
 	rc = hv_did(h, "dropped the invalid mark, resubmitted the 2 marked requests (bad chain: "
-		    "empty, read: OK) and served new ones");
+		    "IOERR, read: OK) and served new ones");
 out:
 	if (reg != MAP_FAILED)
 		munmap(reg, in.mmap_size);
@@ -250,6 +252,24 @@ r_packed_indirect_too_long(struct hv *h)
 	vfe_packed_add_raw(r.q, 0, &c, 1);
 	hv_go(&r);
 	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+}
+
+/* A malformed packed chain whose only writable descriptor lies outside guest memory. */
+static int
+r_packed_no_status(struct hv *h)
+{
+	struct hv_ring r;
+	struct vring_packed_desc c[3];
+
+	if (hv_ring_start(h, &r, PACKED_FEATURES) < 0)
+		return -1;
+	hv_set_hdr(&r.req[0], VIRTIO_BLK_T_OUT, 0);
+	c[0] = pdesc(r.req[0].hdr_gpa, 16, 0, HV_F_NEXT);
+	c[1] = pdesc(r.req[0].data_gpa, 4096, 0, HV_F_NEXT);
+	c[2] = pdesc(HV_MEM_END - 1, 2, 0, HV_F_WRITE);
+	vfe_packed_add_raw(r.q, 0, c, 3);
+	hv_go(&r);
+	return hv_expect_broken(&r, 0);
 }
 
 /* Every descriptor of the ring chained (NEXT on all): longer than the queue. */
@@ -518,6 +538,10 @@ const struct hv_scenario hv_memring_scenarios[] = {
 	HV_SCENARIO("packed-read-after-write", NULL, r_packed_read_after_write),
 	HV_SCENARIO("packed-indirect-nested", NULL, r_packed_indirect_nested),
 	HV_SCENARIO("packed-indirect-too-long", NULL, r_packed_indirect_too_long),
+	HV_SCENARIO("packed-no-status",
+	            "queue 0: ring broken (malformed chain without a writable status byte in "
+	            "guest memory)",
+	            r_packed_no_status),
 	HV_SCENARIO("packed-chain-too-long",
 	            "queue 0: ring broken (descriptor chain longer than the queue)",
 	            r_packed_chain_too_long),

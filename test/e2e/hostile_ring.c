@@ -16,18 +16,20 @@
  *    else written (a readable buffer keeps its bytes), and the queue serves
  *    the next request;
  *  - one that cannot be followed (a loop, longer than the ring, a next
- *    index out of range, a loop in an indirect table) or whose only
- *    writable part is behind an indirect descriptor that may not be read
- *    (bad length, outside memory, nested, after a direct descriptor, not
- *    negotiated) is returned with length 0 and nothing written (the status
- *    byte keeps the 0xff the driver put there), and the queue serves on;
+ *    index out of range, a loop in an indirect table) stops the queue,
+ *    and so does one that can be answered nowhere: its only writable part
+ *    is behind an indirect descriptor that may not be read (bad length,
+ *    outside memory, nested, after a direct descriptor, not negotiated).
+ *    Nothing is written (the status byte keeps the 0xff the driver put
+ *    there) and the chain is never returned empty: see the next-but-one
+ *    item for what a stopped queue shows;
  *  - a well-formed chain that is a bad virtio-blk request is answered:
  *    VIRTIO_BLK_S_IOERR (1) for a short header, a sector or a discard
  *    segment beyond the capacity or a misaligned length, VIRTIO_BLK_S_UNSUPP
  *    (2) for an unknown type or unsupported discard flags / segment
  *    counts, used length 1; a request without a writable byte cannot be
  *    answered and comes back empty (a warning is logged);
- *  - impossible ring state (a head index >= ring size, the avail index
+ *  - such chains and impossible ring state (a head index >= ring size, the avail index
  *    more than the ring size ahead of or behind the device's, a head
  *    offered again while in flight) stops the queue: nothing more is
  *    completed, GET_STATUS reports NEEDS_RESET (0x40), the SET_VRING_ERR
@@ -410,7 +412,7 @@ r_desc_loop(struct hv *h)
 	vfe_split_write_desc(r.q, 1, r.req[0].data_gpa, 4096, HV_F_NEXT | HV_F_WRITE, 0);
 	vfe_split_offer(r.q, 0);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 static int
@@ -424,7 +426,7 @@ r_desc_self_loop(struct hv *h)
 	vfe_split_write_desc(r.q, 0, r.req[0].hdr_gpa, 16, HV_F_NEXT, 0);
 	vfe_split_offer(r.q, 0);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 /* Every descriptor of the ring, the last one chaining back to the first. */
@@ -441,7 +443,7 @@ r_chain_longer_than_ring(struct hv *h)
 				     (uint16_t)((i + 1) % HV_QSIZE));
 	vfe_split_offer(r.q, 0);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 static int
@@ -455,7 +457,7 @@ r_chain_next_out_of_range(struct hv *h)
 	vfe_split_write_desc(r.q, 0, r.req[0].hdr_gpa, 16, HV_F_NEXT, HV_QSIZE);
 	vfe_split_offer(r.q, 0);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 static int
@@ -509,7 +511,7 @@ r_indirect_loop(struct hv *h)
 	fill_read_table(q);
 	q->table[1].next = 0;
 	offer_indirect(&r, q->table_gpa, 3 * 16, 0, 0);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 /* 200 entries: more than a request may have (iovec limit 160, seg_max 126): IOERR. */
@@ -541,7 +543,7 @@ r_indirect_bad_len(struct hv *h)
 		return -1;
 	fill_read_table(&r.req[0]);
 	offer_indirect(&r, r.req[0].table_gpa, 24, 0, 0);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 static int
@@ -553,7 +555,7 @@ r_indirect_zero_len(struct hv *h)
 		return -1;
 	fill_read_table(&r.req[0]);
 	offer_indirect(&r, r.req[0].table_gpa, 0, 0, 0);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 static int
@@ -569,7 +571,7 @@ r_indirect_nested(struct hv *h)
 	/* The outer table's only entry points at a second (valid) table. */
 	q->table[8] = (struct vring_desc){q->table_gpa, 3 * 16, HV_F_INDIRECT, 0};
 	offer_indirect(&r, q->table_gpa + 8 * 16, 16, 0, 0);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 static int
@@ -595,7 +597,7 @@ r_indirect_outside(struct hv *h)
 	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
 		return -1;
 	offer_indirect(&r, HV_MEM_END, 3 * 16, 0, 0);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 static int
@@ -606,7 +608,7 @@ r_indirect_past_end(struct hv *h)
 	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
 		return -1;
 	offer_indirect(&r, HV_MEM_END - 16, 3 * 16, 0, 0);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 static int
@@ -623,7 +625,7 @@ r_indirect_after_direct(struct hv *h)
 	vfe_split_write_desc(r.q, 1, q->table_gpa + 16, 2 * 16, HV_F_INDIRECT, 0);
 	vfe_split_offer(r.q, 0);
 	hv_go(&r);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 static int
@@ -635,7 +637,7 @@ r_indirect_not_negotiated(struct hv *h)
 		return -1;
 	fill_read_table(&r.req[0]);
 	offer_indirect(&r, r.req[0].table_gpa, 3 * 16, 0, 0);
-	return hv_expect_empty(&r, 0);
+	return hv_expect_broken(&r, 0);
 }
 
 /* ---- impossible ring state ---------------------------------------------------------- */
@@ -909,7 +911,10 @@ r_blk_write_zeroes_beyond(struct hv *h)
 
 /* ---- combinations and other entry points ------------------------------------------ */
 
-/* Four requests in one batch: a loop, a good read, an unknown type, a bad address. */
+/*
+ * Four requests in one batch: a readable descriptor after the status, a
+ * good read, an unknown type, a bad address.
+ */
 static int
 r_mixed_batch(struct hv *h)
 {
@@ -922,9 +927,10 @@ r_mixed_batch(struct hv *h)
 	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
 		return -1;
 	q = &r.req[0];
-	hv_set_hdr(q, VIRTIO_BLK_T_IN, 0);
+	hv_set_hdr(q, VIRTIO_BLK_T_OUT, 0);
 	vfe_split_write_desc(r.q, 0, q->hdr_gpa, 16, HV_F_NEXT, 1);
-	vfe_split_write_desc(r.q, 1, q->data_gpa, 4096, HV_F_NEXT | HV_F_WRITE, 0);
+	vfe_split_write_desc(r.q, 1, q->status_gpa, 1, HV_F_NEXT | HV_F_WRITE, 2);
+	vfe_split_write_desc(r.q, 2, q->data_gpa, 4096, 0, 0);
 	vfe_split_offer(r.q, 0);
 	hv_add_read(&r, &r.req[1], 4);
 	q = &r.req[2];
@@ -947,7 +953,7 @@ r_mixed_batch(struct hv *h)
 			return hv_fail(h, "unexpected used id %u", id);
 		seen[k] = true;
 		uint8_t st = *r.req[k].status;
-		bool ok = (k == 0 && len == 0 && st == HV_STATUS_UNTOUCHED) ||
+		bool ok = (k == 0 && len == 1 && st == VIRTIO_BLK_S_IOERR) ||
 			  (k == 1 && len == 4097 && st == VIRTIO_BLK_S_OK) ||
 			  (k == 2 && len == 1 && st == VIRTIO_BLK_S_UNSUPP) ||
 			  (k == 3 && len == 1 && st == VIRTIO_BLK_S_IOERR);
@@ -958,11 +964,15 @@ r_mixed_batch(struct hv *h)
 	}
 	if (hv_serves(&r, HV_GOOD_HEAD + 1) < 0)
 		return -1;
-	return hv_did(h, "answered a mixed batch one by one (loop: empty, read: OK, unknown "
+	return hv_did(h, "answered a mixed batch one by one (read after write: IOERR, read: OK, unknown "
 		      "type: UNSUPP, bad address: IOERR) and kept serving");
 }
 
 /* ---- the table ---------------------------------------------------------------------- */
+
+#define LOOP_LOG "queue 0: ring broken (descriptor chain loops or is longer than its table)"
+#define NO_STATUS_LOG                                                                       \
+	"queue 0: ring broken (malformed chain without a writable status byte in guest memory)"
 
 const struct hv_scenario hv_ring_scenarios[] = {
 	HV_SCENARIO("desc-outside", NULL, r_desc_outside),
@@ -971,21 +981,23 @@ const struct hv_scenario hv_ring_scenarios[] = {
 	HV_SCENARIO("desc-addr-wrap", NULL, r_desc_addr_wrap),
 	HV_SCENARIO("desc-huge-len", NULL, r_desc_huge_len),
 	HV_SCENARIO("desc-zero-len", NULL, r_desc_zero_len),
-	HV_SCENARIO("desc-loop", NULL, r_desc_loop),
-	HV_SCENARIO("desc-self-loop", NULL, r_desc_self_loop),
-	HV_SCENARIO("chain-longer-than-ring", NULL, r_chain_longer_than_ring),
-	HV_SCENARIO("chain-next-out-of-range", NULL, r_chain_next_out_of_range),
+	HV_SCENARIO("desc-loop", LOOP_LOG, r_desc_loop),
+	HV_SCENARIO("desc-self-loop", LOOP_LOG, r_desc_self_loop),
+	HV_SCENARIO("chain-longer-than-ring", LOOP_LOG, r_chain_longer_than_ring),
+	HV_SCENARIO("chain-next-out-of-range",
+	            "queue 0: ring broken (next descriptor index out of range)",
+	            r_chain_next_out_of_range),
 	HV_SCENARIO("read-after-write", NULL, r_read_after_write),
-	HV_SCENARIO("indirect-loop", NULL, r_indirect_loop),
+	HV_SCENARIO("indirect-loop", LOOP_LOG, r_indirect_loop),
 	HV_SCENARIO("indirect-too-long", NULL, r_indirect_too_long),
-	HV_SCENARIO("indirect-bad-len", NULL, r_indirect_bad_len),
-	HV_SCENARIO("indirect-zero-len", NULL, r_indirect_zero_len),
-	HV_SCENARIO("indirect-nested", NULL, r_indirect_nested),
+	HV_SCENARIO("indirect-bad-len", NO_STATUS_LOG, r_indirect_bad_len),
+	HV_SCENARIO("indirect-zero-len", NO_STATUS_LOG, r_indirect_zero_len),
+	HV_SCENARIO("indirect-nested", NO_STATUS_LOG, r_indirect_nested),
 	HV_SCENARIO("indirect-with-next", NULL, r_indirect_with_next),
-	HV_SCENARIO("indirect-outside", NULL, r_indirect_outside),
-	HV_SCENARIO("indirect-past-end", NULL, r_indirect_past_end),
-	HV_SCENARIO("indirect-after-direct", NULL, r_indirect_after_direct),
-	HV_SCENARIO("indirect-not-negotiated", NULL, r_indirect_not_negotiated),
+	HV_SCENARIO("indirect-outside", NO_STATUS_LOG, r_indirect_outside),
+	HV_SCENARIO("indirect-past-end", NO_STATUS_LOG, r_indirect_past_end),
+	HV_SCENARIO("indirect-after-direct", NO_STATUS_LOG, r_indirect_after_direct),
+	HV_SCENARIO("indirect-not-negotiated", NO_STATUS_LOG, r_indirect_not_negotiated),
 	HV_SCENARIO("head-out-of-range", "queue 0: ring broken (head index out of range)",
 	            r_head_out_of_range),
 	HV_SCENARIO("avail-idx-jump",

@@ -33,8 +33,10 @@
  *    residual.
  * A response area under 108 bytes cannot carry a response: such a chain
  * comes back without one. Chains the ring rejects (a descriptor outside
- * guest memory, readable after writable) come back empty or, where the
- * response area is intact, with VIRTIO_SCSI_S_FAILURE; never with data.
+ * guest memory, readable after writable) come back with
+ * VIRTIO_SCSI_S_FAILURE in their first writable descriptor, never with
+ * data; when that descriptor cannot hold the response header they stop
+ * the queue (NEEDS_RESET), never come back empty.
  *
  * Threading: single-threaded.
  */
@@ -57,21 +59,20 @@ seed_now(void)
 }
 
 /*
- * A chain the ring rejects: back with used length 0 and nothing written,
- * or with VIRTIO_SCSI_S_FAILURE in an intact response area (108 bytes).
- * Either way no data moved (data-in still `fill`).
+ * A chain the ring rejects, with an intact response area (108 bytes): back
+ * with VIRTIO_SCSI_S_FAILURE there, used length 108, no data moved
+ * (data-in still `fill`). Never empty: the driver would read a stale
+ * response.
  */
 static int
 expect_rejected(struct sc_ring *r, struct sc_req *q, uint32_t len, uint8_t fill,
 		const char *what)
 {
-	if (len == 0 && sc_resp_untouched(q) && sc_all(q->data, 4096, fill))
-		return 0;
 	if (len == SC_RESP_LEN && q->resp->response == VIRTIO_SCSI_S_FAILURE &&
 	    sc_all(q->data, 4096, fill))
 		return 0;
-	return hv_fail(r->h, "%s came back with used len %u response %u (expected an empty "
-		       "chain or FAILURE, no data)", what, len, q->resp->response);
+	return hv_fail(r->h, "%s came back with used len %u response %u (expected FAILURE, "
+		       "no data)", what, len, q->resp->response);
 }
 
 /* ---- LUN addressing ------------------------------------------------------------------------ */
@@ -616,6 +617,34 @@ s_desc_outside(struct hv *h)
 		      "served the next request", len);
 }
 
+/*
+ * A malformed chain (readable data after the writable part) whose first
+ * writable descriptor cannot hold the response header: nowhere to answer,
+ * so the queue stops (NEEDS_RESET) rather than return it empty.
+ */
+static int
+s_bad_chain_no_room(struct hv *h)
+{
+	struct sc_ring r;
+	struct sc_req *q = &r.req[0];
+	uint8_t lun[8], cdb[SC_CDB];
+	struct vfe_buf b[3];
+
+	if (sc_start(h, &r, 1) < 0)
+		return -1;
+	sc_lun(lun, 0, 0);
+	sc_cdb_rw10(cdb, 0x2a, LBA_WRONG_WAY, 8);
+	sc_prepare(&r, q, lun, cdb, 0xaa);
+	b[0] = sc_buf(q->cmd_gpa, SC_REQ_LEN, false);
+	b[1] = sc_buf(q->resp_gpa, 8, true);
+	b[2] = sc_buf(q->data_gpa, 4096, false);
+	sc_submit(r.rq, q, b, 3);
+	if (sc_expect_broken(&r, 0) < 0)
+		return -1;
+	return hv_did(h, "stopped the queue for a malformed chain with an 8-byte response area "
+		      "(never returned empty)");
+}
+
 /* Data-in buffers larger and smaller than READ(10) and INQUIRY imply. */
 static int
 s_read_residual(struct hv *h)
@@ -741,6 +770,10 @@ const struct hv_scenario hv_scsi_scenarios[] = {
 	HV_SCENARIO("scsi-data-both-ways", NULL, s_data_both_ways),
 	HV_SCENARIO("scsi-readable-after-writable", NULL, s_readable_after_writable),
 	HV_SCENARIO("scsi-desc-outside", NULL, s_desc_outside),
+	HV_SCENARIO("scsi-bad-chain-no-room",
+	            "queue 2: ring broken (malformed chain without room for the response "
+	            "header in guest memory)",
+	            s_bad_chain_no_room),
 	HV_SCENARIO("scsi-read-residual", NULL, s_read_residual),
 	HV_SCENARIO("scsi-write-residual", NULL, s_write_residual),
 };

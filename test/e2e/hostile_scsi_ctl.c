@@ -22,6 +22,10 @@
  *  - the event queue returns a buffer too small for an event at once,
  *    empty, holds the others until an event or a stop, and returns them
  *    with 16 bytes of NO_EVENT on a stop;
+ *  - a malformed chain (virtq.h, "Malformed chains") on the control or
+ *    event queue stops that queue (NEEDS_RESET): no error answer fits
+ *    every control request type, an event buffer has none, and an empty
+ *    return would be read as a stale response or event;
  *  - impossible ring state stops that ring only (NEEDS_RESET, the error
  *    eventfd); GET_VRING_BASE answers once every request taken is back;
  *  - a target being removed answers new commands, TMFs and AN queries with
@@ -416,6 +420,105 @@ s_head_out_of_range(struct hv *h)
 	vfe_publish(r.rq);
 	vfe_kick(r.rq);
 	return sc_expect_broken(&r, 0);
+}
+
+/*
+ * Queue qidx (control or event) must stop: GET_STATUS NEEDS_RESET, nothing
+ * came back on it, request queue 2 keeps serving; GET_VRING_BASE of qidx
+ * clears NEEDS_RESET.
+ */
+static int
+expect_side_ring_stopped(struct sc_ring *r, uint16_t qidx, struct vfe_queue *vq,
+			 const char *what)
+{
+	struct hv *h = r->h;
+	uint64_t status = 0, deadline;
+	uint32_t base, len;
+	uint16_t id;
+
+	deadline = hv_now_ms() + HV_TIMEOUT_MS;
+	do {
+		if (hv_get_status(h, &status) < 0)
+			return -1;
+		if (status & HV_STATUS_NEEDS_RESET)
+			break;
+		usleep(10000);
+	} while (hv_now_ms() < deadline);
+	if (!(status & HV_STATUS_NEEDS_RESET))
+		return hv_fail(h, "%s: GET_STATUS answers 0x%llx, without NEEDS_RESET", what,
+			       (unsigned long long)status);
+	if (sc_wait_used(vq, &id, &len, HV_QUIET_MS))
+		return hv_fail(h, "%s: queue %u returned id %u (used len %u)", what, qidx, id,
+			       len);
+	if (sc_serves(r) < 0)
+		return -1;
+	if (vfe_queue_stop(&h->d, qidx, &base) < 0)
+		return hv_fail(h, "GET_VRING_BASE of the stopped queue %u: %s", qidx, h->d.err);
+	if (hv_get_status(h, &status) < 0)
+		return -1;
+	if (status & HV_STATUS_NEEDS_RESET)
+		return hv_fail(h, "NEEDS_RESET still set after GET_VRING_BASE of queue %u", qidx);
+	return 0;
+}
+
+/* A malformed chain on the control queue: no answer fits every request type. */
+static int
+s_ctrl_bad_chain(struct hv *h)
+{
+	struct virtio_scsi_ctrl_tmf_req tmf = {.type = htole32(VIRTIO_SCSI_T_TMF),
+					       .subtype = htole32(VIRTIO_SCSI_T_TMF_ABORT_TASK)};
+	struct sc_ring r;
+	struct vfe_buf b[3];
+
+	if (sc_start(h, &r, 1) < 0)
+		return -1;
+	sc_lun(tmf.lun, 0, 0);
+	memcpy(r.ctl, &tmf, sizeof(tmf));
+	memset(r.ctl + 128, SC_FILL, 128);
+	b[0] = sc_buf(r.ctl_gpa, sizeof(tmf), false);
+	b[1] = sc_buf(r.ctl_gpa + 128, 1, true);
+	b[2] = sc_buf(r.ctl_gpa + 192, 16, false);
+	vfe_add_chain(r.cq, 0, b, 3);
+	vfe_publish(r.cq);
+	vfe_kick(r.cq);
+	if (expect_side_ring_stopped(&r, SC_CTRLQ, r.cq, "a TMF with a readable descriptor "
+				     "after its response") < 0)
+		return -1;
+	if (r.ctl[128] != SC_FILL)
+		return hv_fail(h, "the device wrote %u into the TMF's response", r.ctl[128]);
+	return hv_did(h, "stopped the control queue for a malformed TMF chain (GET_STATUS "
+		      "NEEDS_RESET, nothing written or returned) while request queue 2 kept "
+		      "serving; GET_VRING_BASE cleared NEEDS_RESET");
+}
+
+/* A malformed event buffer chain: an event buffer has no error answer. */
+static int
+s_evq_bad_chain(struct hv *h)
+{
+	struct sc_ring r;
+	struct vfe_buf b[2];
+	uint64_t gpa;
+	uint8_t *buf;
+
+	if (sc_start(h, &r, 1) < 0)
+		return -1;
+	buf = vfe_mem_alloc(&h->d, 64, 64, &gpa);
+	if (buf == NULL)
+		return hv_fail(h, "guest memory too small");
+	memset(buf, 0xff, 64);
+	b[0] = sc_buf(gpa, 16, true);
+	b[1] = sc_buf(gpa + 32, 16, false);
+	vfe_add_chain(r.eq, 4, b, 2);
+	vfe_publish(r.eq);
+	vfe_kick(r.eq);
+	if (expect_side_ring_stopped(&r, SC_EVENTQ, r.eq, "an event buffer with a readable "
+				     "descriptor after its writable one") < 0)
+		return -1;
+	if (!sc_all(buf, 64, 0xff))
+		return hv_fail(h, "the device wrote into the malformed event buffer");
+	return hv_did(h, "stopped the event queue for a malformed buffer chain (GET_STATUS "
+		      "NEEDS_RESET, nothing written or returned) while request queue 2 kept "
+		      "serving; GET_VRING_BASE cleared NEEDS_RESET");
 }
 
 /* A head index beyond the event queue's size: that ring stops, the others serve. */
@@ -815,6 +918,11 @@ const struct hv_scenario hv_scsi_ctl_scenarios[] = {
 	            s_qidx_beyond),
 	HV_SCENARIO("scsi-set-config-cdb", "SET_CONFIG offset 24 len 4 refused", s_set_config_cdb),
 	HV_SCENARIO("scsi-evq-buffers", NULL, s_evq_buffers),
+	HV_SCENARIO("scsi-ctrl-bad-chain",
+	            "queue 0: ring broken (malformed chain on the control queue)",
+	            s_ctrl_bad_chain),
+	HV_SCENARIO("scsi-evq-bad-chain", "queue 1: ring broken (malformed event buffer chain)",
+	            s_evq_bad_chain),
 	HV_SCENARIO("scsi-head-twice",
 	            "queue 2: ring broken (head offered while already in flight)", s_head_twice),
 	HV_SCENARIO("scsi-head-out-of-range", "queue 2: ring broken (head index out of range)",

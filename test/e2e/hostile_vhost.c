@@ -16,9 +16,11 @@
  * The expected reactions are spur's (lib/vhost): a malformed message is
  * answered with a failed REPLY_ACK when one was asked for and the
  * connection is closed (a bad header is closed at once, without a reply); a
- * malformed chain is returned in the used ring (empty, or with an error
- * status when virtio-blk can answer it) and the queue keeps serving; a ring
- * whose indices are impossible stops, and GET_STATUS reports NEEDS_RESET.
+ * malformed chain that can be answered comes back with an error status
+ * and the queue keeps serving; one that cannot (it cannot be followed to
+ * its end, or its error answer has nowhere to go) stops the queue, as a
+ * ring whose indices are impossible does, and GET_STATUS reports
+ * NEEDS_RESET (never an empty used entry the driver could misread).
  * Each scenario's PASS or FAIL line says what the backend did.
  *
  * This file owns main, the option parsing, the watchdog and the helpers of

@@ -758,7 +758,8 @@ all_bytes(const uint8_t *p, uint32_t len, uint8_t v)
  * Chains the virtq layer finds malformed (virtq.h, "Malformed chains"):
  * IOERR in the last byte of the last writable descriptor, used length 1,
  * nothing else written (readable buffers, the data) and the bdev never
- * called; returned empty when that descriptor lies outside guest memory.
+ * called; when that descriptor lies outside guest memory, nothing is
+ * returned and the queue is broken (NEEDS_RESET).
  */
 static void
 test_malformed(bool packed, bool indirect)
@@ -821,17 +822,6 @@ test_malformed(bool packed, bool indirect)
 	assert_int_equal(ut_expect_used(&r), 1);
 	assert_int_equal(*r.status, VIRTIO_BLK_S_IOERR);
 
-	/* The status descriptor outside guest memory: returned empty, nothing written. */
-	ut_req_alloc(&r, VIRTIO_BLK_T_IN, 0, 512);
-	memset(r.data, 0xdd, 512);
-	bufs[0] = (struct vfe_buf){r.hdr_gpa, 16, false};
-	bufs[1] = (struct vfe_buf){r.data_gpa, 512, true};
-	bufs[2] = (struct vfe_buf){outside, 1, true};
-	ut_post_chain(&r, bufs, 3, indirect);
-	ut_run();
-	assert_int_equal(ut_expect_used(&r), 0);
-	assert_true(all_bytes(r.data, 512, 0xdd));
-
 	assert_int_equal(g_bd.reads + g_bd.writes, 0);
 	assert_int_equal(g_requests, 0);
 	ut_expect_none();
@@ -840,6 +830,28 @@ test_malformed(bool packed, bool indirect)
 	ut_run();
 	assert_int_equal(ut_expect_used(&r), 513);
 	assert_int_equal(*r.status, VIRTIO_BLK_S_OK);
+
+	/*
+	 * The status descriptor outside guest memory: nowhere to answer. Not
+	 * returned (empty, the driver would read a stale status), nothing
+	 * written; the queue is broken (NEEDS_RESET) and serves nothing more.
+	 */
+	ut_req_alloc(&r, VIRTIO_BLK_T_IN, 0, 512);
+	memset(r.data, 0xdd, 512);
+	bufs[0] = (struct vfe_buf){r.hdr_gpa, 16, false};
+	bufs[1] = (struct vfe_buf){r.data_gpa, 512, true};
+	bufs[2] = (struct vfe_buf){outside, 1, true};
+	ut_post_chain(&r, bufs, 3, indirect);
+	ut_run();
+	ut_expect_none();
+	assert_true(g_q.vq.broken);
+	assert_non_null(strstr(g_q.vq.broken_reason, "status"));
+	assert_true(all_bytes(r.data, 512, 0xdd));
+	assert_int_equal(*r.status, 0xee);
+	ut_submit(&r, VIRTIO_BLK_T_IN, 8, 512, true);
+	ut_run();
+	ut_expect_none();
+	assert_int_equal(g_bd.reads + g_bd.writes, 1);
 	ut_teardown();
 }
 

@@ -982,17 +982,76 @@ test_bad_requests(void **state)
 	assert_int_equal(g_ly.puts, 1);
 	assert_int_equal(g_requests, 0);
 
-	/* The same with a first writable descriptor too short for the response header: empty. */
+	/*
+	 * The same with a first writable descriptor too short for the response
+	 * header: nowhere to answer. Not returned (empty, the driver would read
+	 * its stale response), nothing written; the queue is broken
+	 * (NEEDS_RESET) and serves nothing more.
+	 */
 	ut_cmd_alloc(&c, 0, 0x28, 512);
 	bufs[0] = (struct vfe_buf){c.req_gpa, sizeof(*c.req), false};
 	bufs[1] = (struct vfe_buf){c.resp_gpa, 11, true};
 	bufs[2] = (struct vfe_buf){c.data_gpa, 512, false};
 	bufs[3] = (struct vfe_buf){c.resp_gpa + 11, sizeof(*c.resp) - 11, true};
-	id = ut_post(2, bufs, 4);
+	ut_post(2, bufs, 4);
 	ut_run();
-	assert_int_equal(ut_used(2, id), 0);
+	ut_no_used(2);
+	assert_true(g_q[2].vq.broken);
+	assert_non_null(strstr(g_q[2].vq.broken_reason, "response header"));
 	assert_int_equal(c.resp->response, 0xee);
 	assert_int_equal(g_requests, 0);
+	ut_cmd(&c, 0, 0x00, 0, false);
+	ut_run();
+	ut_no_used(2);
+	assert_int_equal(c.resp->response, 0xee);
+}
+
+/*
+ * Malformed chains on the control and event queues have no error answer
+ * that fits every request: each stops its queue (NEEDS_RESET), nothing
+ * returned, nothing written; the request queues keep serving.
+ */
+static void
+test_bad_chains_ctrl_event(void **state)
+{
+	struct vfe_buf bufs[3];
+	struct ut_cmd c;
+	uint64_t ev_gpa;
+	uint8_t *ev;
+
+	ut_add_target(0, "B0");
+	/* Control queue: a TMF with a readable descriptor after its response. */
+	ut_cmd_alloc(&c, 0, 0, 512);
+	memset(c.req, 0, sizeof(*c.req));
+	bufs[0] = (struct vfe_buf){c.req_gpa, sizeof(struct virtio_scsi_ctrl_tmf_req), false};
+	bufs[1] = (struct vfe_buf){c.resp_gpa, 1, true};
+	bufs[2] = (struct vfe_buf){c.data_gpa, 16, false};
+	ut_post(0, bufs, 3);
+	ut_run();
+	ut_no_used(0);
+	assert_true(g_q[0].vq.broken);
+	assert_non_null(strstr(g_q[0].vq.broken_reason, "control queue"));
+	assert_int_equal(((uint8_t *)c.resp)[0], 0xee);
+	assert_int_equal(g_requests, 0);
+	/* Event queue: a writable then a readable descriptor. */
+	ev = vfe_mem_alloc(&g_fe, 64, 16, &ev_gpa);
+	assert_non_null(ev);
+	memset(ev, 0xee, 64);
+	bufs[0] = (struct vfe_buf){ev_gpa, 16, true};
+	bufs[1] = (struct vfe_buf){ev_gpa + 32, 16, false};
+	ut_post(1, bufs, 2);
+	ut_run();
+	ut_no_used(1);
+	assert_true(g_q[1].vq.broken);
+	assert_non_null(strstr(g_q[1].vq.broken_reason, "event buffer"));
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(ev[i], 0xee);
+	assert_int_equal(g_requests, 0);
+	/* The request queue is another ring: it serves. */
+	ut_cmd(&c, 0, 0x00, 0, false);
+	ut_run();
+	assert_int_equal(ut_used(2, c.id), sizeof(*c.resp));
+	assert_int_equal(c.resp->response, VIRTIO_SCSI_S_OK);
 }
 
 static void
@@ -1392,6 +1451,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_data_in_out, ut_setup, ut_teardown),
 		cmocka_unit_test_setup_teardown(test_shared_descriptors, ut_setup, ut_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, ut_setup, ut_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_chains_ctrl_event, ut_setup, ut_teardown),
 		cmocka_unit_test_setup_teardown(test_status_sense_abort_overrun, ut_setup,
 						ut_teardown),
 		cmocka_unit_test_setup_teardown(test_task_management, ut_setup, ut_teardown),
