@@ -25,7 +25,9 @@
  * writable descriptor when that lies in guest memory; otherwise it cannot
  * be answered and the queue is marked broken (NEEDS_RESET), never returned
  * empty: the driver would read a stale status byte, 0 = OK (blk_answer_bad).
- * An unwalkable chain has broken the queue in the virtq layer already.
+ * A well-formed request without a writable byte for its status stops the
+ * queue likewise (blk_fail_unanswerable). An unwalkable chain has broken
+ * the queue in the virtq layer already.
  *
  * Task life: free -> (pop) in use -> (bdev submit; -ENOMEM: wait entry,
  * resubmit) -> (bdev callback) -> status written, pushed, free. Pushed
@@ -100,7 +102,6 @@ struct blk_queue {
 	bool in_poll;
 	bool stopping;
 	bool warned_broken;
-	bool warned_no_status;
 	void (*stop_done)(struct vhost_queue *q);
 	struct virtq_elem spare;
 	struct iovec *iov_pool;
@@ -237,18 +238,27 @@ blk_complete(struct blk_task *task, uint8_t vstatus)
 	blk_after_completion(bq);
 }
 
-/* A request without a writable byte cannot get a status: return it empty. */
 static void
-blk_complete_unanswerable(struct blk_task *task)
+blk_mark_broken(struct blk_queue *bq, const char *why, uint16_t id)
+{
+	vhost_queue_mark_broken(bq->q, bq->bc->ctrlr->name, &bq->warned_broken, why, id);
+}
+
+/*
+ * A well-formed request without a writable status byte has nowhere to be
+ * answered: it is not pushed (returned empty, the driver would take the
+ * stale status byte for one the device wrote) and the queue is marked
+ * broken, so the device reports NEEDS_RESET.
+ */
+static void
+blk_fail_unanswerable(struct blk_task *task)
 {
 	struct blk_queue *bq = task->bq;
-	struct vhost_queue *q = bq->q;
 
-	virtq_push(&q->vq, &task->elem, 0);
 	task->in_use = false;
-	vhost_queue_request_end(q, task->mem);
+	vhost_queue_request_end(bq->q, task->mem);
 	bq->inflight--;
-	bq->unflushed++;
+	blk_mark_broken(bq, "request without a writable status byte", task->elem.id);
 	blk_after_completion(bq);
 }
 
@@ -436,12 +446,7 @@ blk_task_start(struct blk_task *task)
 	for (j = out + in; j > out && iov[j - 1].iov_len == 0; j--)
 		;
 	if (j == out) {
-		if (!task->bq->warned_no_status)
-			SPUR_WARNLOG("%s queue %u: request %u has no writable status byte "
-				     "(returned empty; warned once per queue)\n", bc->ctrlr->name,
-				     task->bq->q->index, task->elem.id);
-		task->bq->warned_no_status = true;
-		blk_complete_unanswerable(task);
+		blk_fail_unanswerable(task);
 		return;
 	}
 	j--;
@@ -532,12 +537,6 @@ blk_task_start(struct blk_task *task)
 		blk_complete(task, VIRTIO_BLK_S_UNSUPP);
 		return;
 	}
-}
-
-static void
-blk_mark_broken(struct blk_queue *bq, const char *why, uint16_t id)
-{
-	vhost_queue_mark_broken(bq->q, bq->bc->ctrlr->name, &bq->warned_broken, why, id);
 }
 
 /*

@@ -25,8 +25,8 @@
  *
  * A malformed buffer chain (virtq.h, "Malformed chains") stops the queue
  * (NEEDS_RESET): an event buffer has no error answer, and one returned
- * empty would replay the stale event it holds. A well-formed buffer too
- * small for an event is returned empty at once.
+ * empty would replay the stale event it holds. So does a well-formed
+ * buffer too small for an event.
  *
  * Stop: held buffers are returned with VIRTIO_SCSI_T_NO_EVENT (the driver
  * reposts them; a buffer returned with stale content would replay an old
@@ -167,10 +167,13 @@ evq_hold(struct vhost_scsi_evq *evq, enum virtq_pop_result r)
 		return;
 	}
 	if (e->in_len < sizeof(struct virtio_scsi_event) || evq->nheld == evq->size) {
-		/* Unusable for an event (or an impossible count): give it back empty. */
-		virtq_push(&evq->q->vq, e, 0);
+		/* Too small for an event (or an impossible count): no answer is
+		 * right either, as above. */
 		vhost_queue_request_end(evq->q, mem);
-		evq->unflushed++;
+		vhost_queue_mark_broken(evq->q, evq->sc->ctrlr->name, &evq->warned_broken,
+					e->in_len < sizeof(struct virtio_scsi_event)
+					? "event buffer too small for an event"
+					: "more event buffers than the ring holds", e->id);
 		return;
 	}
 	slot = (evq->held_head + evq->nheld) % evq->size;

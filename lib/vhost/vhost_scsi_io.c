@@ -15,10 +15,13 @@
  * readable bytes are virtio_scsi_cmd_req (copied out, they may span
  * iovecs), the readable bytes after it are data-out; the first 108
  * writable bytes (framed in any way) receive virtio_scsi_cmd_resp, the
- * writable bytes after it are data-in. The data iovecs are sliced in place and handed to the SCSI
- * layer, which moves data between them and the bdev directly (zero copy).
+ * writable bytes after it are data-in. The data iovecs are sliced in
+ * place and handed to the SCSI layer, which moves data between them and
+ * the bdev directly (zero copy).
  * Checks before the layer sees anything: a response area of 108 bytes
- * (else the chain is returned empty), a full header (else FAILURE), the
+ * (else FAILURE in what there is when it holds the 12 bytes up to
+ * `response`, else the queue is marked broken), a full header (else
+ * FAILURE), the
  * LUN address: byte 0 = 1, byte 1 = a target that exists, bytes 2-7 a
  * single-level SAM LUN (else BAD_TARGET), and data in one direction only
  * (VIRTIO_SCSI_F_INOUT is not offered; else FAILURE). A chain the virtq
@@ -121,7 +124,6 @@ struct scsi_queue {
 	bool in_poll;
 	bool stopping;
 	bool warned_broken;
-	bool warned_short;
 	void (*stop_done)(struct vhost_queue *q);
 	struct scsi_qtarget tgt[VHOST_SCSI_MAX_TARGETS];
 	struct virtq_elem spare;
@@ -307,25 +309,74 @@ sq_after_completion(struct scsi_queue *sq)
 		release_idle_targets(sq, false);
 }
 
-/* Push an answered slot with len bytes written; the slot (maybe the queue) is free after. */
+/* Free a slot whose request ended (answered or not). */
 static void
-slot_push(struct scsi_slot *slot, uint32_t len, bool flush_now)
+slot_release(struct scsi_slot *slot)
 {
 	struct scsi_queue *sq = slot->sq;
-	struct vhost_queue *q = sq->q;
 
-	virtq_push(&q->vq, &slot->elem, len);
 	slot->in_use = false;
 	if (slot->holds_target) {
 		sq->tgt[slot->target].inflight--;
 		slot->holds_target = false;
 	}
-	vhost_queue_request_end(q, slot->mem);
+	vhost_queue_request_end(sq->q, slot->mem);
 	sq->inflight--;
+}
+
+/* Push an answered slot with len bytes written; the slot (maybe the queue) is free after. */
+static void
+slot_push(struct scsi_slot *slot, uint32_t len, bool flush_now)
+{
+	struct scsi_queue *sq = slot->sq;
+
+	virtq_push(&sq->q->vq, &slot->elem, len);
+	slot_release(slot);
 	sq->unflushed++;
 	if (flush_now)
 		sq_flush(sq);
 	sq_after_completion(sq);
+}
+
+static void
+sq_mark_broken(struct scsi_queue *sq, const char *why, uint16_t id)
+{
+	vhost_queue_mark_broken(sq->q, sq->sc->ctrlr->name, &sq->warned_broken, why, id);
+}
+
+/*
+ * A well-formed request with nowhere to put its answer: it is not pushed
+ * (returned empty, the driver would read whatever its response buffer
+ * held as the device's answer) and the queue is marked broken, so the
+ * device reports NEEDS_RESET. why: a static string.
+ */
+static void
+slot_fail_unanswerable(struct scsi_slot *slot, const char *why)
+{
+	struct scsi_queue *sq = slot->sq;
+
+	slot_release(slot);
+	sq_mark_broken(sq, why, slot->elem.id);
+	sq_after_completion(sq);
+}
+
+/*
+ * Write a virtio_scsi_cmd_resp with response FAILURE (all else zero) at
+ * the start of iov[0..cnt), as much of its 108 bytes as fits. Returns the
+ * bytes written, or 0 (nothing written) when the iovecs do not hold the
+ * 12 bytes up to `response`.
+ */
+static uint32_t
+write_failure_response(struct iovec *iov, uint32_t cnt)
+{
+	struct virtio_scsi_cmd_resp resp;
+	uint64_t room = iov_len_sum(iov, cnt);
+
+	if (room < offsetof(struct virtio_scsi_cmd_resp, sense))
+		return 0;
+	memset(&resp, 0, sizeof(resp));
+	resp.response = VIRTIO_SCSI_S_FAILURE;
+	return iov_copy_in(iov, cnt, &resp, (uint32_t)SPUR_MIN(room, RESP_SIZE));
 }
 
 /* Write a command response (local copy) into the slot's response area and push. */
@@ -452,12 +503,16 @@ cmd_start(struct scsi_slot *slot)
 
 	k_in = take_response_area(slot);
 	if (k_in == UINT32_MAX) {
-		if (!sq->warned_short)
-			SPUR_WARNLOG("%s queue %u: request %u has no room for the %u-byte response "
-				     "(returned empty; warned once per queue)\n", sc->ctrlr->name,
-				     sq->q->index, slot->elem.id, RESP_SIZE);
-		sq->warned_short = true;
-		slot_push(slot, 0, false);
+		/* Shorter than the response: FAILURE in what there is, if the byte fits. */
+		uint32_t n = write_failure_response(&iov[out], slot->elem.in_num);
+
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u: request %u has a %u-byte response "
+			      "area\n", sc->ctrlr->name, sq->q->index, slot->elem.id,
+			      slot->elem.in_len);
+		if (n == 0)
+			slot_fail_unanswerable(slot, "request without room for the response header");
+		else
+			slot_push(slot, n, false);
 		return;
 	}
 	data_in = slot->elem.in_len - RESP_SIZE;
@@ -682,39 +737,34 @@ ctrl_start(struct scsi_slot *slot)
 	uint64_t out_len = iov_len_sum(e->iov, e->out_num);
 	uint32_t type;
 
+	/* No answer without the type (the response layout) or a writable byte. */
 	if (out_len < sizeof(type) || e->in_len == 0) {
-		if (!slot->sq->warned_short)
-			SPUR_WARNLOG("%s control queue: request %u is too short to answer "
-				     "(returned empty; warned once per queue)\n",
-				     slot->sq->sc->ctrlr->name, e->id);
-		slot->sq->warned_short = true;
-		slot_push(slot, 0, true);
+		slot_fail_unanswerable(slot, "control request too short to answer");
 		return;
 	}
 	iov_copy_out(e->iov, e->out_num, &type, sizeof(type));
 	switch (le32toh(type)) {
 	case VIRTIO_SCSI_T_TMF:
+		/* The response byte is the first: in_len > 0 holds it. */
 		ctrl_tmf(slot, out_len);
 		return;
 	case VIRTIO_SCSI_T_AN_QUERY:
 	case VIRTIO_SCSI_T_AN_SUBSCRIBE:
+		if (e->in_len < sizeof(struct virtio_scsi_ctrl_an_resp)) {
+			slot_fail_unanswerable(slot, "notification request without room for its "
+					       "response");
+			return;
+		}
 		ctrl_an(slot, out_len);
 		return;
 	default:
-		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s: unknown control request type %u\n",
-			      slot->sq->sc->ctrlr->name, le32toh(type));
-		slot_push(slot, 0, true);
+		/* A type no negotiated feature defines: no response layout. */
+		slot_fail_unanswerable(slot, "control request of an unknown type");
 		return;
 	}
 }
 
 /* ---- taking requests ------------------------------------------------------------------------ */
-
-static void
-sq_mark_broken(struct scsi_queue *sq, const char *why, uint16_t id)
-{
-	vhost_queue_mark_broken(sq->q, sq->sc->ctrlr->name, &sq->warned_broken, why, id);
-}
 
 /*
  * A malformed chain (virtq.h, "Malformed chains"). On a request queue the
@@ -735,31 +785,22 @@ sq_mark_broken(struct scsi_queue *sq, const char *why, uint16_t id)
 static void
 sq_answer_bad(struct scsi_queue *sq, const struct virtq_elem *e, struct vhost_mem *mem)
 {
-	struct virtio_scsi_cmd_resp resp;
-	uint64_t room;
-	uint32_t len;
+	uint32_t len = 0;
 
-	if (sq->ctrl) {
-		vhost_queue_request_end(sq->q, mem);
-		sq_mark_broken(sq, "malformed chain on the control queue", e->id);
-		return;
+	if (!sq->ctrl && e->bad_first > 0 && e->bad_first <= e->iov_max)
+		len = write_failure_response(e->iov, e->bad_first);
+	if (len > 0) {
+		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u: malformed chain %u answered "
+			      "FAILURE\n", sq->sc->ctrlr->name, sq->q->index, e->id);
+		virtq_push(&sq->q->vq, e, len);
+		sq->unflushed++;
 	}
-	room = e->bad_first == 0 || e->bad_first > e->iov_max ? 0 :
-		iov_len_sum(e->iov, e->bad_first);
-	if (room < offsetof(struct virtio_scsi_cmd_resp, sense)) {
-		vhost_queue_request_end(sq->q, mem);
+	vhost_queue_request_end(sq->q, mem);
+	if (sq->ctrl)
+		sq_mark_broken(sq, "malformed chain on the control queue", e->id);
+	else if (len == 0)
 		sq_mark_broken(sq, "malformed chain without room for the response header in "
 			       "guest memory", e->id);
-		return;
-	}
-	memset(&resp, 0, sizeof(resp));
-	resp.response = VIRTIO_SCSI_S_FAILURE;
-	len = iov_copy_in(e->iov, e->bad_first, &resp, (uint32_t)SPUR_MIN(room, RESP_SIZE));
-	SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u: malformed chain %u answered FAILURE\n",
-		      sq->sc->ctrlr->name, sq->q->index, e->id);
-	virtq_push(&sq->q->vq, e, len);
-	vhost_queue_request_end(sq->q, mem);
-	sq->unflushed++;
 }
 
 /* Take the element in sq->spare (from pop or get_elem) as a request (ctx: the scsi_queue). */

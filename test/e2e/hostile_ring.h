@@ -82,8 +82,6 @@ void hv_add_read(struct hv_ring *r, struct hv_req *q, uint16_t head);
 
 /* A good read at head completes with OK and len 4097. */
 int hv_serves(struct hv_ring *r, uint16_t head);
-/* head comes back with len 0 and req[0]'s status untouched; then hv_serves. */
-int hv_expect_empty(struct hv_ring *r, uint16_t head);
 /* head comes back with this status and used length; then hv_serves. */
 int hv_expect_status(struct hv_ring *r, uint16_t head, uint8_t status, uint32_t want_len);
 /* hv_expect_status IOERR, used length 1, and buf (len bytes of fill, readable) untouched. */

@@ -31,8 +31,10 @@
  *    device-writable buffers) is CHECK CONDITION, INVALID FIELD IN CDB,
  *    nothing written; a READ into a larger buffer is GOOD with the rest as
  *    residual.
- * A response area under 108 bytes cannot carry a response: such a chain
- * comes back without one. Chains the ring rejects (a descriptor outside
+ * A response area under 108 bytes holds what of a VIRTIO_SCSI_S_FAILURE
+ * response fits when it reaches the response byte (12 bytes), the command
+ * never run; shorter, it cannot be answered and stops the queue
+ * (NEEDS_RESET), never comes back empty. Chains the ring rejects (a descriptor outside
  * guest memory, readable after writable) come back with
  * VIRTIO_SCSI_S_FAILURE in their first writable descriptor, never with
  * data; when that descriptor cannot hold the response header they stop
@@ -380,13 +382,18 @@ s_framing(struct hv *h)
 		      "data in 2, and with response and data sharing a descriptor");
 }
 
-/* Writable parts too small for the 108-byte response. */
+/*
+ * Writable parts too small for the 108-byte response: FAILURE in the bytes
+ * there are while they reach the response byte; else the queue stops.
+ */
 static int
 s_resp_short(struct hv *h)
 {
-	static const uint32_t lens[] = {SC_RESP_LEN - 1, 100, 12, 0};
+	/* Writable bytes; the first three are answered. */
+	static const uint32_t lens[] = {SC_RESP_LEN - 1, 100, 12, 11, 0};
+	const size_t resp_off = offsetof(struct virtio_scsi_cmd_resp, response);
 	struct sc_ring r;
-	struct sc_req *q = &r.req[0];
+	struct sc_req *q = &r.req[1]; /* req[0]: sc_serves's */
 	uint8_t lun[8], cdb[SC_CDB];
 	struct vfe_buf b[2];
 	char what[96];
@@ -397,26 +404,39 @@ s_resp_short(struct hv *h)
 	sc_lun(lun, 0, 0);
 	sc_cdb_tur(cdb);
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		int n = 0;
+		uint32_t n = lens[i];
+		bool answer = n >= resp_off + 1;
+		const uint8_t *resp = (const uint8_t *)q->resp;
+		int nb = 0;
 
 		sc_prepare(&r, q, lun, cdb, 0xaa);
-		b[n++] = sc_buf(q->cmd_gpa, SC_REQ_LEN, false);
-		if (lens[i] > 0)
-			b[n++] = sc_buf(q->resp_gpa, lens[i], true);
-		snprintf(what, sizeof(what), "TEST UNIT READY with a %u-byte response area",
-			 lens[i]);
-		sc_submit(r.rq, q, b, n);
+		b[nb++] = sc_buf(q->cmd_gpa, SC_REQ_LEN, false);
+		if (n > 0)
+			b[nb++] = sc_buf(q->resp_gpa, n, true);
+		snprintf(what, sizeof(what), "TEST UNIT READY with a %u-byte response area", n);
+		sc_submit(r.rq, q, b, nb);
+		if (!answer) {
+			if (sc_expect_broken(&r, 0) < 0)
+				return -1;
+			if (!sc_resp_untouched(q))
+				return hv_fail(h, "%s: the device wrote into it", what);
+			continue;
+		}
 		if (sc_wait_req(&r, q, &len, what) < 0)
 			return -1;
-		if (len != 0 || !sc_resp_untouched(q))
-			return hv_fail(h, "%s came back with used len %u, response area %s "
-				       "(expected empty, untouched)", what, len,
-				       sc_resp_untouched(q) ? "untouched" : "written");
+		if (len != n || resp[resp_off] != VIRTIO_SCSI_S_FAILURE ||
+		    !sc_all(resp, (uint32_t)resp_off, 0) || !sc_all(resp + resp_off + 1,
+								 n - (uint32_t)resp_off - 1, 0) ||
+		    !sc_all(resp + n, 128 - n, SC_FILL))
+			return hv_fail(h, "%s came back with used len %u, response %u (expected "
+				       "len %u, FAILURE, zeroes up to %u, nothing after)", what, len,
+				       resp[resp_off], n, n);
 	}
 	if (sc_serves(&r) < 0)
 		return -1;
-	return hv_did(h, "returned commands with 107, 100, 12 and 0 writable bytes empty (used "
-		      "len 0, nothing written) and served the next request");
+	return hv_did(h, "answered commands with 107, 100 and 12 writable bytes FAILURE in those "
+		      "bytes; 11 and 0 writable bytes stopped the queue (NEEDS_RESET), nothing "
+		      "written");
 }
 
 /* ---- CDBs --------------------------------------------------------------------------------- */
@@ -763,7 +783,9 @@ const struct hv_scenario hv_scsi_scenarios[] = {
 	HV_SCENARIO("scsi-lun-malformed", NULL, s_lun_malformed),
 	HV_SCENARIO("scsi-hdr-short", NULL, s_hdr_short),
 	HV_SCENARIO("scsi-framing", NULL, s_framing),
-	HV_SCENARIO("scsi-resp-short", "has no room for the 108-byte response", s_resp_short),
+	HV_SCENARIO("scsi-resp-short",
+	            "queue 2: ring broken (request without room for the response header)",
+	            s_resp_short),
 	HV_SCENARIO("scsi-cdb-invalid", NULL, s_cdb_invalid),
 	HV_SCENARIO("scsi-write-writable-buf", NULL, s_write_writable_buf),
 	HV_SCENARIO("scsi-read-readable-buf", NULL, s_read_readable_buf),

@@ -483,24 +483,12 @@ sc_event(struct sc_ring *r, uint32_t ms, struct virtio_scsi_event *ev, uint32_t 
 
 /* ---- the ring is broken ------------------------------------------------------------------- */
 
-static bool
-err_signalled(struct hv *h, int ms)
-{
-	struct pollfd p = {.fd = h->err_fd, .events = POLLIN};
-	uint64_t v;
-
-	if (poll(&p, 1, ms) != 1)
-		return false;
-	return read(h->err_fd, &v, sizeof(v)) == sizeof(v) && v > 0;
-}
-
 int
 sc_expect_broken(struct sc_ring *r, int allowed)
 {
 	struct hv *h = r->h;
 	struct sc_req *q = &r->req[SC_NREQ - 1];
 	uint8_t lun[8], cdb[SC_CDB];
-	uint64_t deadline, status = 0;
 	struct vfe_buf b[2];
 	uint32_t base, len;
 	uint16_t id;
@@ -517,25 +505,12 @@ sc_expect_broken(struct sc_ring *r, int allowed)
 	if (sc_wait_used(r->rq, &id, &len, HV_QUIET_MS))
 		return hv_fail(h, "the ring kept working: a later good request (id %u) completed",
 			       id);
-	deadline = hv_now_ms() + HV_TIMEOUT_MS;
-	do {
-		if (hv_get_status(h, &status) < 0)
-			return -1;
-		if (status & HV_STATUS_NEEDS_RESET)
-			break;
-		usleep(10000);
-	} while (hv_now_ms() < deadline);
-	if (!(status & HV_STATUS_NEEDS_RESET))
-		return hv_fail(h, "GET_STATUS answers 0x%llx, without NEEDS_RESET",
-			       (unsigned long long)status);
-	if (!err_signalled(h, HV_TIMEOUT_MS))
-		return hv_fail(h, "the SET_VRING_ERR eventfd of queue 2 was not signalled");
-	if (vfe_queue_stop(&h->d, SC_REQQ, &base) < 0)
-		return hv_fail(h, "GET_VRING_BASE of the broken ring: %s", h->d.err);
-	if (hv_get_status(h, &status) < 0)
+	if (hv_expect_needs_reset(h) < 0)
 		return -1;
-	if (status & HV_STATUS_NEEDS_RESET)
-		return hv_fail(h, "NEEDS_RESET still set after GET_VRING_BASE");
+	if (!hv_err_signalled(h, HV_TIMEOUT_MS))
+		return hv_fail(h, "the SET_VRING_ERR eventfd of queue 2 was not signalled");
+	if (hv_stop_clears_reset(h, SC_REQQ, &base) < 0)
+		return -1;
 	if (vfe_queue_restart(&h->d, SC_REQQ) < 0)
 		return hv_fail(h, "restarting the ring: %s", h->d.err);
 	if (sc_serves(r) < 0)

@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -360,6 +361,47 @@ hv_get_status(struct hv *h, uint64_t *status)
 	if (rc < 0)
 		return hv_fail(h, "GET_STATUS: %s", recv_error(rc));
 	return 0;
+}
+
+int
+hv_expect_needs_reset(struct hv *h)
+{
+	uint64_t deadline = hv_now_ms() + HV_TIMEOUT_MS, status = 0;
+
+	do {
+		if (hv_get_status(h, &status) < 0)
+			return -1;
+		if (status & HV_STATUS_NEEDS_RESET)
+			return 0;
+		usleep(10000);
+	} while (hv_now_ms() < deadline);
+	return hv_fail(h, "GET_STATUS answers 0x%llx, without NEEDS_RESET",
+		       (unsigned long long)status);
+}
+
+int
+hv_stop_clears_reset(struct hv *h, uint16_t qidx, uint32_t *base)
+{
+	uint64_t status = 0;
+
+	if (vfe_queue_stop(&h->d, qidx, base) < 0)
+		return hv_fail(h, "GET_VRING_BASE of the stopped queue %u: %s", qidx, h->d.err);
+	if (hv_get_status(h, &status) < 0)
+		return -1;
+	if (status & HV_STATUS_NEEDS_RESET)
+		return hv_fail(h, "NEEDS_RESET still set after GET_VRING_BASE of queue %u", qidx);
+	return 0;
+}
+
+bool
+hv_err_signalled(struct hv *h, int ms)
+{
+	struct pollfd p = {.fd = h->err_fd, .events = POLLIN};
+	uint64_t v;
+
+	if (poll(&p, 1, ms) != 1)
+		return false;
+	return read(h->err_fd, &v, sizeof(v)) == sizeof(v) && v > 0;
 }
 
 int

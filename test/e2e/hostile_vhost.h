@@ -152,6 +152,13 @@ int hv_expect_reply(struct hv *h, uint32_t request, void *buf, uint32_t size);
 int hv_expect_alive(struct hv *h);
 /* GET_STATUS into *status (needs the STATUS protocol feature). 0 or -1. */
 int hv_get_status(struct hv *h, uint64_t *status);
+/* GET_STATUS until it shows NEEDS_RESET (HV_TIMEOUT_MS). 0 or -1. */
+int hv_expect_needs_reset(struct hv *h);
+/* GET_VRING_BASE of the stopped queue qidx (*base), then GET_STATUS without
+ * NEEDS_RESET. 0 or -1. */
+int hv_stop_clears_reset(struct hv *h, uint16_t qidx, uint32_t *base);
+/* The error eventfd (h->err_fd) is signalled within ms; its count is read. */
+bool hv_err_signalled(struct hv *h, int ms);
 /* Send with NEED_REPLY and expect a 0 ack: a set-up step that must succeed. */
 int hv_step(struct hv *h, uint32_t request, const void *payload, uint32_t size, const int *fds,
 	    int nfds);

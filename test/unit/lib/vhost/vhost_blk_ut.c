@@ -673,6 +673,15 @@ test_odd_layouts(void **state)
 	ut_teardown();
 }
 
+static bool
+all_bytes(const uint8_t *p, uint32_t len, uint8_t v)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
 static void
 test_bad_requests(void **state)
 {
@@ -709,13 +718,6 @@ test_bad_requests(void **state)
 	ut_run();
 	assert_int_equal(ut_expect_used(&r), 1);
 	assert_int_equal(*r.status, VIRTIO_BLK_S_IOERR);
-	/* No writable byte at all: returned with length 0. */
-	ut_req_alloc(&r, VIRTIO_BLK_T_IN, 0, 0);
-	bufs[0] = (struct vfe_buf){r.hdr_gpa, 16, false};
-	ut_post(&r, bufs, 1);
-	ut_run();
-	assert_int_equal(ut_expect_used(&r), 0);
-	assert_int_equal(*r.status, 0xee);
 	/* A bdev failure. */
 	g_bd.fail_status = SPUR_BDEV_ERR_MEDIA;
 	ut_submit(&r, VIRTIO_BLK_T_IN, 0, 512, true);
@@ -724,6 +726,51 @@ test_bad_requests(void **state)
 	assert_int_equal(*r.status, VIRTIO_BLK_S_IOERR);
 	ut_expect_none();
 	ut_teardown();
+}
+
+/*
+ * A request without a writable byte (only readable buffers; or a writable
+ * one of length zero, which the virtq layer calls malformed) has nowhere
+ * for its status: it is not
+ * returned (empty, the driver would read a stale status), the bdev never
+ * sees it, and the queue is broken (NEEDS_RESET) and serves nothing more.
+ */
+static void
+ut_no_status(bool packed, bool zero_len_writable)
+{
+	struct ut_req r;
+	struct vfe_buf bufs[2];
+
+	ut_setup(packed, false);
+	ut_req_alloc(&r, VIRTIO_BLK_T_IN, 0, 512);
+	memset(r.data, 0xdd, 512);
+	bufs[0] = (struct vfe_buf){r.hdr_gpa, 16, false};
+	bufs[1] = zero_len_writable ? (struct vfe_buf){r.status_gpa, 0, true}
+				    : (struct vfe_buf){r.data_gpa, 512, false};
+	ut_post(&r, bufs, 2);
+	ut_run();
+	ut_expect_none();
+	assert_true(g_q.vq.broken);
+	assert_non_null(strstr(g_q.vq.broken_reason, "status byte"));
+	assert_int_equal(*r.status, 0xee);
+	assert_true(all_bytes(r.data, 512, 0xdd));
+	assert_int_equal(g_bd.reads + g_bd.writes, 0);
+	assert_int_equal(g_requests, 0);
+	ut_submit(&r, VIRTIO_BLK_T_IN, 8, 512, true);
+	ut_run();
+	ut_expect_none();
+	assert_int_equal(g_bd.reads + g_bd.writes, 0);
+	ut_teardown();
+}
+
+static void
+test_no_status(void **state)
+{
+	(void)state;
+	ut_no_status(false, false);
+	ut_no_status(false, true);
+	ut_no_status(true, false);
+	ut_no_status(true, true);
 }
 
 /* Post bufs as one chain, direct or through an indirect table in guest memory. */
@@ -743,15 +790,6 @@ ut_post_chain(struct ut_req *r, const struct vfe_buf *bufs, int n, bool indirect
 	g_next_id++;
 	assert_int_equal(vfe_add_indirect(g_fq, r->id, table, table_gpa, bufs, n), 0);
 	vfe_publish(g_fq);
-}
-
-static bool
-all_bytes(const uint8_t *p, uint32_t len, uint8_t v)
-{
-	for (uint32_t i = 0; i < len; i++)
-		if (p[i] != v)
-			return false;
-	return true;
 }
 
 /*
@@ -1187,6 +1225,7 @@ main(void)
 		cmocka_unit_test(test_read_write_packed),
 		cmocka_unit_test(test_odd_layouts),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_no_status),
 		cmocka_unit_test(test_malformed_split),
 		cmocka_unit_test(test_malformed_packed),
 		cmocka_unit_test(test_readonly),

@@ -951,14 +951,18 @@ test_bad_requests(void **state)
 	ut_used(2, id);
 	assert_int_equal(c.resp->response, VIRTIO_SCSI_S_FAILURE);
 
-	/* No room for the response: returned empty, untouched. */
+	/* A response area short of 108 bytes: FAILURE in the 100 there are. */
 	ut_cmd_alloc(&c, 0, 0x28, 512);
 	bufs[0] = (struct vfe_buf){c.req_gpa, sizeof(*c.req), false};
 	bufs[1] = (struct vfe_buf){c.resp_gpa, 100, true};
 	id = ut_post(2, bufs, 2);
 	ut_run();
-	assert_int_equal(ut_used(2, id), 0);
-	assert_int_equal(c.resp->response, 0xee);
+	assert_int_equal(ut_used(2, id), 100);
+	assert_int_equal(c.resp->response, VIRTIO_SCSI_S_FAILURE);
+	assert_int_equal(c.resp->status, 0);
+	assert_int_equal(((uint8_t *)c.resp)[99], 0);
+	assert_int_equal(((uint8_t *)c.resp)[100], 0xee);
+	assert_int_equal(g_ly.npending, 0);
 
 	/*
 	 * A readable descriptor after a writable one: the virtq layer's BAD,
@@ -1052,6 +1056,79 @@ test_bad_chains_ctrl_event(void **state)
 	ut_run();
 	assert_int_equal(ut_used(2, c.id), sizeof(*c.resp));
 	assert_int_equal(c.resp->response, VIRTIO_SCSI_S_OK);
+}
+
+/*
+ * Well-formed requests with nowhere for their answer: a command whose
+ * response area cannot hold the 12 bytes up to `response`, a control
+ * request without its type or a writable byte, of an unknown type, or an
+ * AN request without room for its 5-byte response, an event buffer too
+ * small for an event. Each stops its queue (NEEDS_RESET): nothing
+ * returned, nothing written, the layer never sees it; the request queue
+ * keeps serving when it is not the one stopped.
+ */
+static void
+test_unanswerable(void **state)
+{
+	static const struct {
+		int qi;
+		uint32_t type;    /* first 4 bytes of the request (le) */
+		uint32_t req_len; /* readable bytes */
+		uint32_t resp_len;/* writable bytes (0: none) */
+		const char *reason;
+	} cases[] = {
+		{2, 0, sizeof(struct virtio_scsi_cmd_req), 11, "response header"},
+		{0, VIRTIO_SCSI_T_TMF, 2, 1, "too short"},
+		{0, VIRTIO_SCSI_T_TMF, sizeof(struct virtio_scsi_ctrl_tmf_req), 0, "too short"},
+		{0, VIRTIO_SCSI_T_AN_QUERY, sizeof(struct virtio_scsi_ctrl_an_req), 4,
+		 "notification"},
+		{0, 7, sizeof(struct virtio_scsi_ctrl_tmf_req), 16, "unknown type"},
+		{1, 0, 0, 8, "too small"},
+	};
+	struct vfe_buf bufs[2];
+	struct ut_cmd c;
+	uint64_t gpa;
+	uint8_t *mem;
+	int n;
+
+	(void)state;
+	for (size_t i = 0; i < SPUR_COUNTOF(cases); i++) {
+		if (i > 0)
+			ut_setup(NULL);
+		ut_add_target(0, "B0");
+		mem = vfe_mem_alloc(&g_fe, 256, 16, &gpa);
+		assert_non_null(mem);
+		memset(mem, 0, 128);
+		memset(mem + 128, 0xee, 128);
+		ut_lun(mem + 8, 0); /* a TMF's or AN's LUN */
+		ut_lun(mem, 0);     /* a command's LUN */
+		if (cases[i].qi == 0)
+			*(uint32_t *)mem = htole32(cases[i].type);
+		n = 0;
+		if (cases[i].req_len > 0)
+			bufs[n++] = (struct vfe_buf){gpa, cases[i].req_len, false};
+		if (cases[i].resp_len > 0)
+			bufs[n++] = (struct vfe_buf){gpa + 128, cases[i].resp_len, true};
+		ut_post(cases[i].qi, bufs, n);
+		ut_run();
+		ut_no_used(cases[i].qi);
+		assert_true(g_q[cases[i].qi].vq.broken);
+		assert_non_null(strstr(g_q[cases[i].qi].vq.broken_reason, cases[i].reason));
+		for (int k = 128; k < 256; k++)
+			assert_int_equal(mem[k], 0xee);
+		assert_int_equal(g_ly.npending + g_ly.nmgmt, 0);
+		assert_int_equal(g_requests, 0);
+		ut_cmd(&c, 0, 0x00, 0, false);
+		ut_run();
+		if (cases[i].qi == 2) {
+			ut_no_used(2);
+		} else {
+			assert_int_equal(ut_used(2, c.id), sizeof(*c.resp));
+			assert_int_equal(c.resp->response, VIRTIO_SCSI_S_OK);
+		}
+		if (i + 1 < SPUR_COUNTOF(cases))
+			ut_teardown(NULL);
+	}
 }
 
 static void
@@ -1452,6 +1529,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shared_descriptors, ut_setup, ut_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, ut_setup, ut_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chains_ctrl_event, ut_setup, ut_teardown),
+		cmocka_unit_test_setup_teardown(test_unanswerable, ut_setup, ut_teardown),
 		cmocka_unit_test_setup_teardown(test_status_sense_abort_overrun, ut_setup,
 						ut_teardown),
 		cmocka_unit_test_setup_teardown(test_task_management, ut_setup, ut_teardown),
