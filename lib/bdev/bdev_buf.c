@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "bdev_internal.h"
+#include "spur/iov.h"
 #include "spur/log.h"
 
 #define BUF_ALIGN 4096u
@@ -364,20 +365,14 @@ bounce_start(struct bdev_io_priv *p, void *buf)
 {
 	struct spur_bdev_io *io = bdev_io_from_priv(p);
 	struct bdev_io_cold *c = &p->cold.c;
-	size_t len = io->num_blocks * p->ch->blocklen, off = 0;
+	size_t len = io->num_blocks * p->ch->blocklen;
 
 	c->orig_iovs = io->iovs;
 	c->orig_iovcnt = io->iovcnt;
 	c->bounce_iov.iov_base = buf;
 	c->bounce_iov.iov_len = len;
-	if (io->type == SPUR_BDEV_IO_WRITE) {
-		for (int i = 0; i < io->iovcnt && off < len; i++) {
-			size_t n = SPUR_MIN(io->iovs[i].iov_len, len - off);
-
-			memcpy((char *)buf + off, io->iovs[i].iov_base, n);
-			off += n;
-		}
-	}
+	if (io->type == SPUR_BDEV_IO_WRITE)
+		spur_iov_to_buf(io->iovs, (unsigned int)io->iovcnt, 0, buf, len);
 	p->bounce_buf = buf;
 	io->iovs = &c->bounce_iov;
 	io->iovcnt = 1;
@@ -388,16 +383,11 @@ bdev_io_unbounce(struct bdev_io_priv *p)
 {
 	struct spur_bdev_io *io = bdev_io_from_priv(p);
 	struct bdev_io_cold *c = &p->cold.c;
-	size_t len = c->bounce_iov.iov_len, off = 0;
+	size_t len = c->bounce_iov.iov_len;
 
-	if (io->type == SPUR_BDEV_IO_READ && p->status == 0) {
-		for (int i = 0; i < c->orig_iovcnt && off < len; i++) {
-			size_t n = SPUR_MIN(c->orig_iovs[i].iov_len, len - off);
-
-			memcpy(c->orig_iovs[i].iov_base, (char *)p->bounce_buf + off, n);
-			off += n;
-		}
-	}
+	if (io->type == SPUR_BDEV_IO_READ && p->status == 0)
+		spur_iov_from_buf(c->orig_iovs, (unsigned int)c->orig_iovcnt, 0, p->bounce_buf,
+				  len);
 	io->iovs = c->orig_iovs;
 	io->iovcnt = c->orig_iovcnt;
 	spur_bdev_buf_put(p->bounce_buf, len);

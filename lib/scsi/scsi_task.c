@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "spur/iov.h"
 #include "spur/log.h"
 #include "scsi_internal.h"
 #include "scsi_sense.h"
@@ -109,8 +110,7 @@ spur_scsi_task_put(struct spur_scsi_task *task)
 int
 scsi_task_put_data(struct spur_scsi_task *task, const void *buf, uint32_t len)
 {
-	const uint8_t *src = buf;
-	uint32_t n, off = 0;
+	uint32_t n;
 	void *mem;
 
 	task->priv.cmd_len = len;
@@ -132,41 +132,21 @@ scsi_task_put_data(struct spur_scsi_task *task, const void *buf, uint32_t len)
 		task->iovs = &task->priv.own_iov;
 		task->iovcnt = 1;
 	}
-	for (int i = 0; i < task->iovcnt && off < n; i++) {
-		uint32_t c = (uint32_t)SPUR_MIN((size_t)(n - off), task->iovs[i].iov_len);
-
-		memcpy(task->iovs[i].iov_base, src + off, c);
-		off += c;
-	}
-	task->data_transferred = off;
+	task->data_transferred = (uint32_t)spur_iov_from_buf(task->iovs, (unsigned int)task->iovcnt,
+							     0, buf, n);
 	return 0;
 }
 
 uint32_t
 scsi_task_get_data(struct spur_scsi_task *task, void *buf, uint32_t len, uint32_t off)
 {
-	uint8_t *dst = buf;
-	uint32_t avail = scsi_task_data_out_len(task), done = 0;
-	size_t skip = off;
+	uint32_t avail = scsi_task_data_out_len(task);
 
 	if (off >= avail) {
 		return 0;
 	}
 	len = SPUR_MIN(len, avail - off);
-	for (int i = 0; i < task->iovcnt && done < len; i++) {
-		size_t ilen = task->iovs[i].iov_len;
-		uint32_t c;
-
-		if (skip >= ilen) {
-			skip -= ilen;
-			continue;
-		}
-		c = (uint32_t)SPUR_MIN(ilen - skip, (size_t)(len - done));
-		memcpy(dst + done, (uint8_t *)task->iovs[i].iov_base + skip, c);
-		skip = 0;
-		done += c;
-	}
-	return done;
+	return (uint32_t)spur_iov_to_buf(task->iovs, (unsigned int)task->iovcnt, off, buf, len);
 }
 
 uint32_t

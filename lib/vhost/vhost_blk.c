@@ -39,6 +39,7 @@
 
 #include "spur/log.h"
 #include "vhost_blk_internal.h"
+#include "vhost_rq.h"
 
 void
 vhost_blk_ref(struct vhost_blk_ctrlr *bc)
@@ -294,7 +295,7 @@ const struct vhost_backend_ops vhost_blk_ops = {
 	.get_config = blk_get_config,
 	.set_config = blk_set_config,
 	.queue_start = vhost_blk_queue_start,
-	.queue_stop = vhost_blk_queue_stop,
+	.queue_stop = vhost_rq_stop,
 	.queue_poll = vhost_blk_queue_poll,
 	.queue_resubmit = vhost_blk_queue_resubmit,
 	.dump_info_json = blk_dump_info_json,

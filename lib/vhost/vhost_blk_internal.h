@@ -103,9 +103,11 @@ void vhost_blk_write_config_json(struct vhost_ctrlr *c, json_t *config);
 struct spur_io_channel *vhost_blk_get_channel(struct vhost_blk_ctrlr *bc);
 void vhost_blk_put_channel(struct vhost_blk_ctrlr *bc, struct spur_io_channel *ch);
 
-/* Queue operations (vhost_blk_io.c), on the queue's poll-group thread. */
+/*
+ * Queue operations (vhost_blk_io.c), on the queue's poll-group thread; a
+ * started queue is a vhost_rq, stopped by vhost_rq_stop.
+ */
 int vhost_blk_queue_start(struct vhost_queue *q);
-void vhost_blk_queue_stop(struct vhost_queue *q, void (*done)(struct vhost_queue *q));
 int vhost_blk_queue_poll(struct vhost_queue *q);
 void vhost_blk_queue_resubmit(struct vhost_queue *q, const uint16_t *ids, int count);
 

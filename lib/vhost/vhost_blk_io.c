@@ -45,16 +45,14 @@
 #include <endian.h>
 #include <errno.h>
 #include <linux/virtio_blk.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
+#include "spur/iov.h"
 #include "spur/log.h"
 #include "vhost_blk_internal.h"
-#include "vhost_queue_poll.h"
+#include "vhost_rq.h"
 
-#define POLL_BUDGET 64
 #define HDR_SIZE 16u  /* struct virtio_blk_outhdr */
 #define DWZ_SIZE 16u  /* struct virtio_blk_discard_write_zeroes */
 
@@ -91,135 +89,52 @@ struct blk_task {
 };
 
 struct blk_queue {
-	struct vhost_queue *q;
+	struct vhost_rq rq;              /* first: the queue's backend context */
 	struct vhost_blk_ctrlr *bc;
 	struct spur_bdev_desc *desc;
 	struct spur_io_channel *ch;      /* NULL: bdev removed, requests fail */
-	struct spur_thread *thread;
-	uint32_t size;
-	uint32_t inflight;
-	uint32_t unflushed;              /* pushed since the last flush */
-	bool in_poll;
-	bool stopping;
-	bool warned_broken;
-	void (*stop_done)(struct vhost_queue *q);
-	struct virtq_elem spare;
-	struct iovec *iov_pool;
-	TAILQ_ENTRY(blk_queue) link;
 	struct blk_task tasks[];
 };
 
-static pthread_mutex_t g_queues_lock = PTHREAD_MUTEX_INITIALIZER;
-static TAILQ_HEAD(, blk_queue) g_queues = TAILQ_HEAD_INITIALIZER(g_queues);
-
 static void blk_submit(struct blk_task *task);
-
-/* ---- iovec helpers ---------------------------------------------------------- */
-
-static uint64_t
-iov_len_sum(const struct iovec *iov, uint32_t cnt)
-{
-	uint64_t sum = 0;
-
-	for (uint32_t i = 0; i < cnt; i++)
-		sum += iov[i].iov_len;
-	return sum;
-}
-
-/* Copy len bytes starting skip bytes into iov; returns bytes copied. */
-static uint32_t
-iov_copy_out(const struct iovec *iov, uint32_t cnt, uint64_t skip, void *dst, uint32_t len)
-{
-	uint32_t done = 0;
-
-	for (uint32_t i = 0; i < cnt && done < len; i++) {
-		uint64_t l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		uint64_t n = SPUR_MIN(l - skip, (uint64_t)(len - done));
-
-		memcpy((uint8_t *)dst + done, (const uint8_t *)iov[i].iov_base + skip, n);
-		done += (uint32_t)n;
-		skip = 0;
-	}
-	return done;
-}
-
-static uint32_t
-iov_copy_in(const struct iovec *iov, int cnt, const void *src, uint32_t len)
-{
-	uint32_t done = 0;
-
-	for (int i = 0; i < cnt && done < len; i++) {
-		uint64_t n = SPUR_MIN((uint64_t)iov[i].iov_len, (uint64_t)(len - done));
-
-		memcpy(iov[i].iov_base, (const uint8_t *)src + done, n);
-		done += (uint32_t)n;
-	}
-	return done;
-}
 
 /* ---- completion ---------------------------------------------------------------- */
 
-static void
-blk_release_channel_if_removed(struct blk_queue *bq)
+static struct blk_queue *
+blk_queue(struct vhost_rq *rq)
 {
-	if (bq->ch != NULL && bq->inflight == 0 && atomic_load(&bq->bc->removed)) {
+	return SPUR_CONTAINER_OF(rq, struct blk_queue, rq);
+}
+
+/* Housekeeping (vhost_rq.h): put the channel of a removed bdev once idle. */
+static void
+blk_release_channel_if_removed(struct vhost_rq *rq)
+{
+	struct blk_queue *bq = blk_queue(rq);
+
+	if (bq->ch != NULL && rq->inflight == 0 && atomic_load(&bq->bc->removed)) {
 		vhost_blk_put_channel(bq->bc, bq->ch);
 		bq->ch = NULL;
 	}
 }
 
+/* The queue stopped with nothing in flight (vhost_rq.h's free). */
 static void
-blk_flush(struct blk_queue *bq)
+blk_queue_free(struct vhost_rq *rq)
 {
-	bq->unflushed = 0;
-	virtq_flush(&bq->q->vq, spur_get_ticks());
-}
+	struct blk_queue *bq = blk_queue(rq);
 
-static void
-blk_queue_free(struct blk_queue *bq)
-{
-	pthread_mutex_lock(&g_queues_lock);
-	TAILQ_REMOVE(&g_queues, bq, link);
-	pthread_mutex_unlock(&g_queues_lock);
 	if (bq->ch != NULL)
 		vhost_blk_put_channel(bq->bc, bq->ch);
-	free(bq->iov_pool);
+	vhost_rq_fini(rq);
 	free(bq);
-}
-
-/* A stopping queue whose last task finished: flush, release, report. */
-static void
-blk_check_stopped(struct blk_queue *bq)
-{
-	struct vhost_queue *q = bq->q;
-	void (*done)(struct vhost_queue *q) = bq->stop_done;
-
-	if (!bq->stopping || bq->inflight != 0)
-		return;
-	blk_flush(bq);
-	q->backend_ctx = NULL;
-	blk_queue_free(bq);
-	SPUR_DEBUGLOG(VHOST_BLK_LOG, "queue %u stopped\n", q->index);
-	done(q);
 }
 
 /* Outside queue_poll (bdev callbacks, io_wait), finish what poll would. */
 static void
 blk_after_completion(struct blk_queue *bq)
 {
-	if (bq->in_poll)
-		return;
-	if (bq->stopping) {
-		blk_flush(bq);
-		blk_check_stopped(bq);
-		return;
-	}
-	blk_release_channel_if_removed(bq);
+	vhost_rq_after_completion(&bq->rq, blk_release_channel_if_removed);
 }
 
 /* Push an answered request; the task (and maybe the queue) is free after. */
@@ -227,21 +142,15 @@ static void
 blk_complete(struct blk_task *task, uint8_t vstatus)
 {
 	struct blk_queue *bq = task->bq;
-	struct vhost_queue *q = bq->q;
+	struct vhost_queue *q = bq->rq.q;
 
 	*task->status = vstatus;
 	virtq_push(&q->vq, &task->elem, vstatus == VIRTIO_BLK_S_OK ? task->used_len : 1);
 	task->in_use = false;
 	vhost_queue_request_end(q, task->mem);
-	bq->inflight--;
-	bq->unflushed++;
+	bq->rq.inflight--;
+	bq->rq.unflushed++;
 	blk_after_completion(bq);
-}
-
-static void
-blk_mark_broken(struct blk_queue *bq, const char *why, uint16_t id)
-{
-	vhost_queue_mark_broken(bq->q, bq->bc->ctrlr->name, &bq->warned_broken, why, id);
 }
 
 /*
@@ -256,9 +165,9 @@ blk_fail_unanswerable(struct blk_task *task)
 	struct blk_queue *bq = task->bq;
 
 	task->in_use = false;
-	vhost_queue_request_end(bq->q, task->mem);
-	bq->inflight--;
-	blk_mark_broken(bq, "request without a writable status byte", task->elem.id);
+	vhost_queue_request_end(bq->rq.q, task->mem);
+	bq->rq.inflight--;
+	vhost_rq_mark_broken(&bq->rq, "request without a writable status byte", task->elem.id);
 	blk_after_completion(bq);
 }
 
@@ -280,7 +189,7 @@ blk_io_done(struct spur_bdev_io *io, int status, void *arg)
 	spur_bdev_free_io(io);
 	if (status != SPUR_BDEV_OK) {
 		SPUR_DEBUGLOG(VHOST_BLK_LOG, "queue %u id %u: bdev status %s\n",
-			      task->bq->q->index, task->elem.id, spur_bdev_status_name(status));
+			      task->bq->rq.q->index, task->elem.id, spur_bdev_status_name(status));
 		blk_complete(task, blk_vstatus(status));
 		return;
 	}
@@ -347,7 +256,7 @@ blk_submit(struct blk_task *task)
 		if (spur_bdev_queue_io_wait(bq->bc->bdev, bq->ch, &task->wait) == 0)
 			return;
 	}
-	SPUR_DEBUGLOG(VHOST_BLK_LOG, "queue %u id %u: submit failed: %s\n", bq->q->index,
+	SPUR_DEBUGLOG(VHOST_BLK_LOG, "queue %u id %u: submit failed: %s\n", bq->rq.q->index,
 		      task->elem.id, strerror(-rc));
 	blk_complete(task, rc == -ENOTSUP ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR);
 }
@@ -409,8 +318,8 @@ blk_parse_ranges(struct blk_task *task, bool discard, uint64_t data_len)
 		uint32_t num, flags;
 
 		/* Copied once: the guest cannot change what was checked. */
-		iov_copy_out(task->elem.iov, task->elem.out_num, HDR_SIZE + (uint64_t)i * DWZ_SIZE,
-			     &seg, sizeof(seg));
+		spur_iov_to_buf(task->elem.iov, task->elem.out_num,
+				HDR_SIZE + (uint64_t)i * DWZ_SIZE, &seg, sizeof(seg));
 		sector = le64toh(seg.sector);
 		num = le32toh(seg.num_sectors);
 		flags = le32toh(seg.flags);
@@ -460,21 +369,21 @@ blk_task_start(struct blk_task *task)
 	if (spur_likely(out > 0 && iov[0].iov_len >= HDR_SIZE)) {
 		memcpy(&hdr, iov[0].iov_base, HDR_SIZE);
 	} else {
-		out_len = iov_len_sum(iov, out);
+		out_len = spur_iov_len(iov, out);
 		if (out_len < HDR_SIZE) {
 			SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s: request %u has a %lu-byte header\n",
 				      bc->ctrlr->name, task->elem.id, (unsigned long)out_len);
 			blk_complete(task, VIRTIO_BLK_S_IOERR);
 			return;
 		}
-		iov_copy_out(iov, out, 0, &hdr, HDR_SIZE);
+		spur_iov_to_buf(iov, out, 0, &hdr, HDR_SIZE);
 	}
 	type = le32toh(hdr.type);
 	if (type != VIRTIO_BLK_T_IN)
-		out_len = iov_len_sum(iov, out);
+		out_len = spur_iov_len(iov, out);
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
-		data_len = iov_len_sum(task->data_iov, (uint32_t)task->data_iovcnt);
+		data_len = spur_iov_len(task->data_iov, (uint32_t)task->data_iovcnt);
 		task->op = BLK_OP_READ;
 		task->used_len = (uint32_t)data_len + 1;
 		blk_rw(task, le64toh(hdr.sector), data_len);
@@ -505,8 +414,9 @@ blk_task_start(struct blk_task *task)
 		blk_submit(task);
 		return;
 	case VIRTIO_BLK_T_GET_ID:
-		task->used_len = 1 + iov_copy_in(task->data_iov, task->data_iovcnt, bc->id,
-						 VHOST_BLK_ID_LEN);
+		task->used_len = 1 + (uint32_t)spur_iov_from_buf(task->data_iov,
+								 (unsigned int)task->data_iovcnt,
+								 0, bc->id, VHOST_BLK_ID_LEN);
 		blk_complete(task, VIRTIO_BLK_S_OK);
 		return;
 	case VIRTIO_BLK_T_DISCARD:
@@ -557,38 +467,38 @@ blk_answer_bad(struct blk_queue *bq, struct virtq_elem *e, struct vhost_mem *mem
 		if (v->iov_len > 0) {
 			((uint8_t *)v->iov_base)[v->iov_len - 1] = VIRTIO_BLK_S_IOERR;
 			SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s queue %u: malformed chain %u answered "
-				      "IOERR\n", bq->bc->ctrlr->name, bq->q->index, e->id);
-			virtq_push(&bq->q->vq, e, 1);
-			vhost_queue_request_end(bq->q, mem);
-			bq->unflushed++;
+				      "IOERR\n", bq->bc->ctrlr->name, bq->rq.q->index, e->id);
+			virtq_push(&bq->rq.q->vq, e, 1);
+			vhost_queue_request_end(bq->rq.q, mem);
+			bq->rq.unflushed++;
 			return;
 		}
 	}
-	vhost_queue_request_end(bq->q, mem);
-	blk_mark_broken(bq, "malformed chain without a writable status byte in guest memory",
+	vhost_queue_request_end(bq->rq.q, mem);
+	vhost_rq_mark_broken(&bq->rq, "malformed chain without a writable status byte in guest memory",
 			e->id);
 }
 
-/* Take the element in bq->spare (from pop or get_elem) as a request (ctx: the blk_queue). */
+/* Take the element in the spare (from pop or get_elem) as a request (ctx: the vhost_rq). */
 static void
 blk_handle(void *ctx, enum virtq_pop_result r)
 {
-	struct blk_queue *bq = ctx;
-	struct virtq_elem *e = &bq->spare;
+	struct blk_queue *bq = blk_queue(ctx);
+	struct virtq_elem *e = &bq->rq.spare;
 	struct blk_task *task;
 	struct iovec *iov;
 	struct vhost_mem *mem;
 
-	if (e->id >= bq->size) {
-		blk_mark_broken(bq, "element id beyond the queue size", e->id);
+	if (e->id >= bq->rq.size) {
+		vhost_rq_mark_broken(&bq->rq, "element id beyond the queue size", e->id);
 		return;
 	}
 	task = &bq->tasks[e->id];
 	if (task->in_use) {
-		blk_mark_broken(bq, "driver reused an id still in flight", e->id);
+		vhost_rq_mark_broken(&bq->rq, "driver reused an id still in flight", e->id);
 		return;
 	}
-	mem = vhost_queue_request_begin(bq->q);
+	mem = vhost_queue_request_begin(bq->rq.q);
 	if (r == VIRTQ_POP_BAD) {
 		blk_answer_bad(bq, e, mem);
 		return;
@@ -599,7 +509,7 @@ blk_handle(void *ctx, enum virtq_pop_result r)
 	e->iov = iov;
 	task->in_use = true;
 	task->mem = mem;
-	bq->inflight++;
+	bq->rq.inflight++;
 	blk_task_start(task);
 }
 
@@ -617,90 +527,46 @@ vhost_blk_queue_start(struct vhost_queue *q)
 	bq = calloc(1, sizeof(*bq) + sizeof(struct blk_task) * size);
 	if (bq == NULL)
 		return -ENOMEM;
-	bq->iov_pool = calloc((size_t)(size + 1) * VHOST_BLK_IOV_MAX, sizeof(struct iovec));
-	if (bq->iov_pool == NULL) {
+	if (vhost_rq_init(&bq->rq, q, size, VHOST_BLK_IOV_MAX, bc->ctrlr->name, VHOST_BLK_LOG, bc,
+			  blk_queue_free) < 0) {
 		free(bq);
 		return -ENOMEM;
 	}
-	bq->q = q;
 	bq->bc = bc;
-	bq->size = size;
-	bq->thread = spur_get_thread();
 	for (uint32_t i = 0; i < size; i++) {
 		bq->tasks[i].bq = bq;
-		bq->tasks[i].elem.iov = bq->iov_pool + (size_t)i * VHOST_BLK_IOV_MAX;
+		bq->tasks[i].elem.iov = vhost_rq_iov(&bq->rq, i);
 		bq->tasks[i].elem.iov_max = VHOST_BLK_IOV_MAX;
 	}
-	bq->spare.iov = bq->iov_pool + (size_t)size * VHOST_BLK_IOV_MAX;
-	bq->spare.iov_max = VHOST_BLK_IOV_MAX;
 	bq->ch = vhost_blk_get_channel(bc);
 	if (bq->ch == NULL && !atomic_load(&bc->removed)) {
 		SPUR_ERRLOG("%s queue %u: no I/O channel for bdev %s\n", bc->ctrlr->name, q->index,
 			    bc->bdev_name);
-		free(bq->iov_pool);
+		vhost_rq_fini(&bq->rq);
 		free(bq);
 		return -ENOMEM;
 	}
 	/* Stable while the channel is held (closed only after the last put). */
 	if (bq->ch != NULL)
 		bq->desc = bc->desc;
-	pthread_mutex_lock(&g_queues_lock);
-	TAILQ_INSERT_TAIL(&g_queues, bq, link);
-	pthread_mutex_unlock(&g_queues_lock);
-	q->backend_ctx = bq;
-	SPUR_DEBUGLOG(VHOST_BLK_LOG, "%s queue %u started, size %u\n", bc->ctrlr->name, q->index,
-		      size);
+	vhost_rq_publish(&bq->rq);
 	return 0;
-}
-
-void
-vhost_blk_queue_stop(struct vhost_queue *q, void (*done)(struct vhost_queue *q))
-{
-	struct blk_queue *bq = q->backend_ctx;
-
-	if (bq == NULL) {
-		done(q);
-		return;
-	}
-	bq->stopping = true;
-	bq->stop_done = done;
-	if (bq->inflight != 0)
-		SPUR_DEBUGLOG(VHOST_BLK_LOG, "queue %u stopping, %u requests in flight\n",
-			      q->index, bq->inflight);
-	blk_flush(bq);
-	blk_check_stopped(bq);
 }
 
 int
 vhost_blk_queue_poll(struct vhost_queue *q)
 {
-	struct blk_queue *bq = q->backend_ctx;
-	int n = 0;
-	bool busy;
+	struct vhost_rq *rq = q->backend_ctx;
 
-	if (bq == NULL)
+	if (rq == NULL)
 		return SPUR_POLLER_IDLE;
-	if (!bq->stopping) {
-		bq->in_poll = true;
-		n = vhost_queue_pop_batch(q, &bq->spare, POLL_BUDGET, bq->bc->ctrlr->name,
-					  &bq->warned_broken, blk_handle, bq);
-		bq->in_poll = false;
-	}
-	busy = vhost_queue_poll_flush(q, &bq->unflushed, n > 0);
-	blk_release_channel_if_removed(bq);
-	return busy ? SPUR_POLLER_BUSY : SPUR_POLLER_IDLE;
+	return vhost_rq_poll(rq, blk_handle, blk_release_channel_if_removed);
 }
 
 void
 vhost_blk_queue_resubmit(struct vhost_queue *q, const uint16_t *ids, int count)
 {
-	struct blk_queue *bq = q->backend_ctx;
-
-	if (bq == NULL)
-		return;
-	bq->in_poll = true;
-	vhost_queue_resubmit(q, &bq->spare, bq->bc->ctrlr->name, ids, count, blk_handle, bq);
-	bq->in_poll = false;
+	vhost_rq_resubmit(q, ids, count, blk_handle);
 }
 
 /* ---- hot-remove nudge -------------------------------------------------------------- */
@@ -708,16 +574,7 @@ vhost_blk_queue_resubmit(struct vhost_queue *q, const uint16_t *ids, int count)
 static void
 blk_removed_on_thread(void *ctx)
 {
-	struct vhost_blk_ctrlr *bc = ctx;
-	struct spur_thread *self = spur_get_thread();
-	struct blk_queue *bq;
-
-	pthread_mutex_lock(&g_queues_lock);
-	TAILQ_FOREACH(bq, &g_queues, link) {
-		if (bq->bc == bc && bq->thread == self)
-			blk_release_channel_if_removed(bq);
-	}
-	pthread_mutex_unlock(&g_queues_lock);
+	vhost_rq_for_each_on_thread(ctx, blk_release_channel_if_removed);
 }
 
 static void

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "spur/log.h"
+#include "vhost_rq.h"
 #include "vhost_scsi_internal.h"
 
 /* virtio-scsi PARAM_CHANGE reason for CAPACITY DATA HAS CHANGED: ASC | ASCQ << 8. */
@@ -486,7 +487,7 @@ scsi_queue_stop(struct vhost_queue *q, void (*done)(struct vhost_queue *q))
 	if (q->index == VHOST_SCSI_EVENTQ)
 		vhost_scsi_evq_stop(q, done);
 	else
-		vhost_scsi_rq_stop(q, done);
+		vhost_rq_stop(q, done);
 }
 
 static int

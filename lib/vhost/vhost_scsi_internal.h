@@ -190,8 +190,8 @@ void vhost_scsi_post_event(struct vhost_scsi_ctrlr *sc, uint32_t event, uint32_t
 
 /* ---- vhost_scsi_io.c: request and control queues (poll-group thread) ---- */
 
+/* A started queue is a vhost_rq, stopped by vhost_rq_stop. */
 int vhost_scsi_rq_start(struct vhost_queue *q);
-void vhost_scsi_rq_stop(struct vhost_queue *q, void (*done)(struct vhost_queue *q));
 int vhost_scsi_rq_poll(struct vhost_queue *q);
 void vhost_scsi_rq_resubmit(struct vhost_queue *q, const uint16_t *ids, int count);
 /*

@@ -62,23 +62,20 @@
  *
  * Threads: everything here runs on the queue's poll-group thread, except
  * the removal nudge, which the app thread sends to every thread and which
- * acts only on queues of the thread it runs on. g_queues (all started
- * scsi request and control queues) is locked only by start, stop and that
- * nudge.
+ * acts only on queues of the thread it runs on (vhost_rq.h keeps the list
+ * of started queues, locked only by start, stop and such walks).
  */
 #include <endian.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
+#include "spur/iov.h"
 #include "spur/log.h"
-#include "vhost_queue_poll.h"
+#include "vhost_rq.h"
 #include "vhost_scsi_internal.h"
 
-#define POLL_BUDGET 64
 #define REQ_SIZE ((uint32_t)sizeof(struct virtio_scsi_cmd_req))   /* 51 */
 #define RESP_SIZE ((uint32_t)sizeof(struct virtio_scsi_cmd_resp)) /* 108 */
 /* The spec's TMF "function complete" (Linux's header has no name for it). */
@@ -114,84 +111,17 @@ struct scsi_qtarget {
 };
 
 struct scsi_queue {
-	struct vhost_queue *q;
+	struct vhost_rq rq;                  /* first: the queue's backend context */
 	struct vhost_scsi_ctrlr *sc;
-	struct spur_thread *thread;
-	uint32_t size;
-	uint32_t inflight;                   /* slots in use */
-	uint32_t unflushed;                  /* pushed since the last flush */
 	bool ctrl;                           /* the control queue */
-	bool in_poll;
-	bool stopping;
-	bool warned_broken;
-	void (*stop_done)(struct vhost_queue *q);
 	struct scsi_qtarget tgt[VHOST_SCSI_MAX_TARGETS];
-	struct virtq_elem spare;
-	struct iovec *iov_pool;
-	TAILQ_ENTRY(scsi_queue) link;
 	struct scsi_slot slots[];
 };
 
-static pthread_mutex_t g_queues_lock = PTHREAD_MUTEX_INITIALIZER;
-static TAILQ_HEAD(, scsi_queue) g_queues = TAILQ_HEAD_INITIALIZER(g_queues);
-
-/* ---- iovec helpers ------------------------------------------------------------- */
-
-static uint64_t
-iov_len_sum(const struct iovec *iov, uint32_t cnt)
+static struct scsi_queue *
+scsi_queue(struct vhost_rq *rq)
 {
-	uint64_t sum = 0;
-
-	for (uint32_t i = 0; i < cnt; i++)
-		sum += iov[i].iov_len;
-	return sum;
-}
-
-/* Copy up to len bytes from the start of iov into dst; returns bytes copied. */
-static uint32_t
-iov_copy_out(const struct iovec *iov, uint32_t cnt, void *dst, uint32_t len)
-{
-	uint32_t done = 0;
-
-	for (uint32_t i = 0; i < cnt && done < len; i++) {
-		uint64_t n = SPUR_MIN((uint64_t)iov[i].iov_len, (uint64_t)(len - done));
-
-		memcpy((uint8_t *)dst + done, iov[i].iov_base, n);
-		done += (uint32_t)n;
-	}
-	return done;
-}
-
-static uint32_t
-iov_copy_in(const struct iovec *iov, uint32_t cnt, const void *src, uint32_t len)
-{
-	uint32_t done = 0;
-
-	for (uint32_t i = 0; i < cnt && done < len; i++) {
-		uint64_t n = SPUR_MIN((uint64_t)iov[i].iov_len, (uint64_t)(len - done));
-
-		memcpy(iov[i].iov_base, (const uint8_t *)src + done, n);
-		done += (uint32_t)n;
-	}
-	return done;
-}
-
-/*
- * Drop the first skip bytes of iov[0..cnt) in place; returns the index of
- * the first iovec left (== cnt when nothing is left).
- */
-static uint32_t
-iov_skip(struct iovec *iov, uint32_t cnt, uint64_t skip)
-{
-	uint32_t k;
-
-	for (k = 0; k < cnt && skip >= iov[k].iov_len; k++)
-		skip -= iov[k].iov_len;
-	if (k < cnt) {
-		iov[k].iov_base = (uint8_t *)iov[k].iov_base + skip;
-		iov[k].iov_len -= skip;
-	}
-	return k;
+	return SPUR_CONTAINER_OF(rq, struct scsi_queue, rq);
 }
 
 /* ---- LUN addressing ---------------------------------------------------------------- */
@@ -259,54 +189,34 @@ release_idle_targets(struct scsi_queue *sq, bool all)
 
 /* ---- completion ------------------------------------------------------------------------ */
 
+/* The queue stopped with nothing in flight (vhost_rq.h's free). */
 static void
-sq_flush(struct scsi_queue *sq)
+sq_free(struct vhost_rq *rq)
 {
-	sq->unflushed = 0;
-	virtq_flush(&sq->q->vq, spur_get_ticks());
-}
+	struct scsi_queue *sq = scsi_queue(rq);
+	struct vhost_scsi_ctrlr *sc = sq->sc;
 
-static void
-sq_free(struct scsi_queue *sq)
-{
-	pthread_mutex_lock(&g_queues_lock);
-	TAILQ_REMOVE(&g_queues, sq, link);
-	pthread_mutex_unlock(&g_queues_lock);
 	release_idle_targets(sq, true);
-	vhost_scsi_unref(sq->sc);
-	free(sq->iov_pool);
+	vhost_rq_fini(rq);
 	free(sq);
+	vhost_scsi_unref(sc);
 }
 
-/* A stopping queue whose last slot finished: flush, release, report. */
+/* Housekeeping (vhost_rq.h): release targets being removed once idle. */
 static void
-sq_check_stopped(struct scsi_queue *sq)
+sq_housekeep(struct vhost_rq *rq)
 {
-	struct vhost_queue *q = sq->q;
-	void (*done)(struct vhost_queue *q) = sq->stop_done;
+	struct scsi_queue *sq = scsi_queue(rq);
 
-	if (!sq->stopping || sq->inflight != 0)
-		return;
-	sq_flush(sq);
-	q->backend_ctx = NULL;
-	sq_free(sq);
-	SPUR_DEBUGLOG(VHOST_SCSI_LOG, "queue %u stopped\n", q->index);
-	done(q);
+	if (atomic_load(&sq->sc->removing) != 0)
+		release_idle_targets(sq, false);
 }
 
 /* Outside queue_poll (layer callbacks), finish what poll would. */
 static void
 sq_after_completion(struct scsi_queue *sq)
 {
-	if (sq->in_poll)
-		return;
-	if (sq->stopping) {
-		sq_flush(sq);
-		sq_check_stopped(sq);
-		return;
-	}
-	if (atomic_load(&sq->sc->removing) != 0)
-		release_idle_targets(sq, false);
+	vhost_rq_after_completion(&sq->rq, sq_housekeep);
 }
 
 /* Free a slot whose request ended (answered or not). */
@@ -320,8 +230,8 @@ slot_release(struct scsi_slot *slot)
 		sq->tgt[slot->target].inflight--;
 		slot->holds_target = false;
 	}
-	vhost_queue_request_end(sq->q, slot->mem);
-	sq->inflight--;
+	vhost_queue_request_end(sq->rq.q, slot->mem);
+	sq->rq.inflight--;
 }
 
 /* Push an answered slot with len bytes written; the slot (maybe the queue) is free after. */
@@ -330,18 +240,12 @@ slot_push(struct scsi_slot *slot, uint32_t len, bool flush_now)
 {
 	struct scsi_queue *sq = slot->sq;
 
-	virtq_push(&sq->q->vq, &slot->elem, len);
+	virtq_push(&sq->rq.q->vq, &slot->elem, len);
 	slot_release(slot);
-	sq->unflushed++;
+	sq->rq.unflushed++;
 	if (flush_now)
-		sq_flush(sq);
+		vhost_rq_flush(&sq->rq);
 	sq_after_completion(sq);
-}
-
-static void
-sq_mark_broken(struct scsi_queue *sq, const char *why, uint16_t id)
-{
-	vhost_queue_mark_broken(sq->q, sq->sc->ctrlr->name, &sq->warned_broken, why, id);
 }
 
 /*
@@ -356,7 +260,7 @@ slot_fail_unanswerable(struct scsi_slot *slot, const char *why)
 	struct scsi_queue *sq = slot->sq;
 
 	slot_release(slot);
-	sq_mark_broken(sq, why, slot->elem.id);
+	vhost_rq_mark_broken(&sq->rq, why, slot->elem.id);
 	sq_after_completion(sq);
 }
 
@@ -370,13 +274,13 @@ static uint32_t
 write_failure_response(struct iovec *iov, uint32_t cnt)
 {
 	struct virtio_scsi_cmd_resp resp;
-	uint64_t room = iov_len_sum(iov, cnt);
+	uint64_t room = spur_iov_len(iov, cnt);
 
 	if (room < offsetof(struct virtio_scsi_cmd_resp, sense))
 		return 0;
 	memset(&resp, 0, sizeof(resp));
 	resp.response = VIRTIO_SCSI_S_FAILURE;
-	return iov_copy_in(iov, cnt, &resp, (uint32_t)SPUR_MIN(room, RESP_SIZE));
+	return spur_iov_from_buf(iov, cnt, 0, &resp, (uint32_t)SPUR_MIN(room, RESP_SIZE));
 }
 
 /* Write a command response (local copy) into the slot's response area and push. */
@@ -384,10 +288,10 @@ static void
 cmd_respond(struct scsi_slot *slot, const struct virtio_scsi_cmd_resp *resp, uint32_t data_in,
 	    bool flush_now)
 {
-	uint32_t n = iov_copy_in(&slot->elem.iov[slot->resp_first], slot->resp_nfull, resp,
-				 RESP_SIZE);
+	uint32_t n = (uint32_t)spur_iov_from_buf(&slot->elem.iov[slot->resp_first],
+						 slot->resp_nfull, 0, resp, RESP_SIZE);
 
-	iov_copy_in(&slot->resp_tail, 1, (const uint8_t *)resp + n, RESP_SIZE - n);
+	spur_iov_from_buf(&slot->resp_tail, 1, 0, (const uint8_t *)resp + n, RESP_SIZE - n);
 	slot_push(slot, RESP_SIZE + data_in, flush_now);
 }
 
@@ -439,7 +343,7 @@ cmd_done(struct spur_scsi_task *task)
 	if (spur_unlikely(task->status != SPUR_SCSI_STATUS_GOOD || aborted))
 		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u id %u: opcode 0x%02x target %u: "
 			      "response %u status 0x%02x sense %02x/%02x/%02x\n",
-			      slot->sq->sc->ctrlr->name, slot->sq->q->index, slot->elem.id,
+			      slot->sq->sc->ctrlr->name, slot->sq->rq.q->index, slot->elem.id,
 			      task->cdb[0], slot->target, resp.response, task->status,
 			      task->sense_len > 2 ? task->sense[2] & 0xf : 0,
 			      task->sense_len > 12 ? task->sense[12] : 0,
@@ -507,7 +411,7 @@ cmd_start(struct scsi_slot *slot)
 		uint32_t n = write_failure_response(&iov[out], slot->elem.in_num);
 
 		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u: request %u has a %u-byte response "
-			      "area\n", sc->ctrlr->name, sq->q->index, slot->elem.id,
+			      "area\n", sc->ctrlr->name, sq->rq.q->index, slot->elem.id,
 			      slot->elem.in_len);
 		if (n == 0)
 			slot_fail_unanswerable(slot, "request without room for the response header");
@@ -516,14 +420,14 @@ cmd_start(struct scsi_slot *slot)
 		return;
 	}
 	data_in = slot->elem.in_len - RESP_SIZE;
-	out_len = iov_len_sum(iov, out);
+	out_len = spur_iov_len(iov, out);
 	if (out_len < REQ_SIZE) {
 		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s: request %u has a %lu-byte header\n",
 			      sc->ctrlr->name, slot->elem.id, (unsigned long)out_len);
 		cmd_fail(slot, VIRTIO_SCSI_S_FAILURE, data_in);
 		return;
 	}
-	iov_copy_out(iov, out, &req, REQ_SIZE);
+	spur_iov_to_buf(iov, out, 0, &req, REQ_SIZE);
 	data_out = out_len - REQ_SIZE;
 	if (data_out != 0 && data_in != 0) {
 		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s: request %u moves data both ways (INOUT is not "
@@ -555,7 +459,7 @@ cmd_start(struct scsi_slot *slot)
 		task->iovs = &iov[k_in];
 		task->iovcnt = (int)(end - k_in);
 	} else if (data_out != 0) {
-		k_out = iov_skip(iov, out, REQ_SIZE);
+		k_out = spur_iov_skip(iov, out, REQ_SIZE);
 		task->dir = SPUR_SCSI_DIR_TO_DEV;
 		task->transfer_len = (uint32_t)data_out;
 		task->iovs = &iov[k_out];
@@ -569,7 +473,7 @@ cmd_start(struct scsi_slot *slot)
 	rc = spur_scsi_dev_queue_task(qt->dev, qt->ch, task);
 	if (spur_unlikely(rc != 0)) {
 		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u id %u: submit failed: %s\n",
-			      sc->ctrlr->name, sq->q->index, slot->elem.id, strerror(-rc));
+			      sc->ctrlr->name, sq->rq.q->index, slot->elem.id, strerror(-rc));
 		cmd_fail(slot, rc == -ENODEV ? VIRTIO_SCSI_S_BAD_TARGET : VIRTIO_SCSI_S_FAILURE,
 			 data_in + data_out);
 	}
@@ -582,7 +486,7 @@ static void
 ctrl_respond(struct scsi_slot *slot, const void *resp, uint32_t len)
 {
 	struct virtq_elem *e = &slot->elem;
-	uint32_t n = iov_copy_in(&e->iov[e->out_num], e->in_num, resp, len);
+	uint32_t n = spur_iov_from_buf(&e->iov[e->out_num], e->in_num, 0, resp, len);
 
 	slot_push(slot, n, true);
 }
@@ -653,7 +557,7 @@ ctrl_tmf(struct scsi_slot *slot, uint64_t out_len)
 		ctrl_respond(slot, &r, 1);
 		return;
 	}
-	iov_copy_out(slot->elem.iov, slot->elem.out_num, &req, sizeof(req));
+	spur_iov_to_buf(slot->elem.iov, slot->elem.out_num, 0, &req, sizeof(req));
 	switch (le32toh(req.subtype)) {
 	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
 		mgmt->function = SPUR_SCSI_TMF_ABORT_TASK;
@@ -721,7 +625,7 @@ ctrl_an(struct scsi_slot *slot, uint64_t out_len)
 	if (out_len < sizeof(req)) {
 		resp.response = VIRTIO_SCSI_S_FAILURE;
 	} else {
-		iov_copy_out(slot->elem.iov, slot->elem.out_num, &req, sizeof(req));
+		spur_iov_to_buf(slot->elem.iov, slot->elem.out_num, 0, &req, sizeof(req));
 		target = parse_lun(slot->sq->sc, req.lun, &lun_id);
 		/* No asynchronous notification is supported: event_actual stays 0. */
 		resp.response = target != NULL && vhost_scsi_target_active(target)
@@ -734,7 +638,7 @@ static void
 ctrl_start(struct scsi_slot *slot)
 {
 	struct virtq_elem *e = &slot->elem;
-	uint64_t out_len = iov_len_sum(e->iov, e->out_num);
+	uint64_t out_len = spur_iov_len(e->iov, e->out_num);
 	uint32_t type;
 
 	/* No answer without the type (the response layout) or a writable byte. */
@@ -742,7 +646,7 @@ ctrl_start(struct scsi_slot *slot)
 		slot_fail_unanswerable(slot, "control request too short to answer");
 		return;
 	}
-	iov_copy_out(e->iov, e->out_num, &type, sizeof(type));
+	spur_iov_to_buf(e->iov, e->out_num, 0, &type, sizeof(type));
 	switch (le32toh(type)) {
 	case VIRTIO_SCSI_T_TMF:
 		/* The response byte is the first: in_len > 0 holds it. */
@@ -791,38 +695,38 @@ sq_answer_bad(struct scsi_queue *sq, const struct virtq_elem *e, struct vhost_me
 		len = write_failure_response(e->iov, e->bad_first);
 	if (len > 0) {
 		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s queue %u: malformed chain %u answered "
-			      "FAILURE\n", sq->sc->ctrlr->name, sq->q->index, e->id);
-		virtq_push(&sq->q->vq, e, len);
-		sq->unflushed++;
+			      "FAILURE\n", sq->sc->ctrlr->name, sq->rq.q->index, e->id);
+		virtq_push(&sq->rq.q->vq, e, len);
+		sq->rq.unflushed++;
 	}
-	vhost_queue_request_end(sq->q, mem);
+	vhost_queue_request_end(sq->rq.q, mem);
 	if (sq->ctrl)
-		sq_mark_broken(sq, "malformed chain on the control queue", e->id);
+		vhost_rq_mark_broken(&sq->rq, "malformed chain on the control queue", e->id);
 	else if (len == 0)
-		sq_mark_broken(sq, "malformed chain without room for the response header in "
+		vhost_rq_mark_broken(&sq->rq, "malformed chain without room for the response header in "
 			       "guest memory", e->id);
 }
 
-/* Take the element in sq->spare (from pop or get_elem) as a request (ctx: the scsi_queue). */
+/* Take the element in the spare (from pop or get_elem) as a request (ctx: the vhost_rq). */
 static void
 sq_handle(void *ctx, enum virtq_pop_result r)
 {
-	struct scsi_queue *sq = ctx;
-	struct virtq_elem *e = &sq->spare;
+	struct scsi_queue *sq = scsi_queue(ctx);
+	struct virtq_elem *e = &sq->rq.spare;
 	struct scsi_slot *slot;
 	struct iovec *iov;
 	struct vhost_mem *mem;
 
-	if (e->id >= sq->size) {
-		sq_mark_broken(sq, "element id beyond the queue size", e->id);
+	if (e->id >= sq->rq.size) {
+		vhost_rq_mark_broken(&sq->rq, "element id beyond the queue size", e->id);
 		return;
 	}
 	slot = &sq->slots[e->id];
 	if (slot->in_use) {
-		sq_mark_broken(sq, "driver reused an id still in flight", e->id);
+		vhost_rq_mark_broken(&sq->rq, "driver reused an id still in flight", e->id);
 		return;
 	}
-	mem = vhost_queue_request_begin(sq->q);
+	mem = vhost_queue_request_begin(sq->rq.q);
 	if (r == VIRTQ_POP_BAD) {
 		sq_answer_bad(sq, e, mem);
 		return;
@@ -834,7 +738,7 @@ sq_handle(void *ctx, enum virtq_pop_result r)
 	slot->in_use = true;
 	slot->holds_target = false;
 	slot->mem = mem;
-	sq->inflight++;
+	sq->rq.inflight++;
 	if (sq->ctrl)
 		ctrl_start(slot);
 	else
@@ -855,86 +759,41 @@ vhost_scsi_rq_start(struct vhost_queue *q)
 	sq = calloc(1, sizeof(*sq) + sizeof(struct scsi_slot) * size);
 	if (sq == NULL)
 		return -ENOMEM;
-	sq->iov_pool = calloc((size_t)(size + 1) * VHOST_SCSI_IOV_MAX, sizeof(struct iovec));
-	if (sq->iov_pool == NULL) {
+	if (vhost_rq_init(&sq->rq, q, size, VHOST_SCSI_IOV_MAX, sc->ctrlr->name, VHOST_SCSI_LOG,
+			  sc, sq_free) < 0) {
 		free(sq);
 		return -ENOMEM;
 	}
-	sq->q = q;
 	sq->sc = sc;
-	sq->size = size;
 	sq->ctrl = q->index == VHOST_SCSI_CTRLQ;
-	sq->thread = spur_get_thread();
 	for (uint32_t i = 0; i < size; i++) {
 		struct scsi_slot *slot = &sq->slots[i];
 
 		slot->sq = sq;
-		slot->elem.iov = sq->iov_pool + (size_t)i * VHOST_SCSI_IOV_MAX;
+		slot->elem.iov = vhost_rq_iov(&sq->rq, i);
 		slot->elem.iov_max = VHOST_SCSI_IOV_MAX;
 		spur_scsi_task_construct(&slot->task, cmd_done, slot);
 		spur_scsi_mgmt_task_construct(&slot->mgmt, tmf_done, slot);
 	}
-	sq->spare.iov = sq->iov_pool + (size_t)size * VHOST_SCSI_IOV_MAX;
-	sq->spare.iov_max = VHOST_SCSI_IOV_MAX;
 	vhost_scsi_ref(sc);
-	pthread_mutex_lock(&g_queues_lock);
-	TAILQ_INSERT_TAIL(&g_queues, sq, link);
-	pthread_mutex_unlock(&g_queues_lock);
-	q->backend_ctx = sq;
-	SPUR_DEBUGLOG(VHOST_SCSI_LOG, "%s %s queue %u started, size %u\n", sc->ctrlr->name,
-		      sq->ctrl ? "control" : "request", q->index, size);
+	vhost_rq_publish(&sq->rq);
 	return 0;
-}
-
-void
-vhost_scsi_rq_stop(struct vhost_queue *q, void (*done)(struct vhost_queue *q))
-{
-	struct scsi_queue *sq = q->backend_ctx;
-
-	if (sq == NULL) {
-		done(q);
-		return;
-	}
-	sq->stopping = true;
-	sq->stop_done = done;
-	if (sq->inflight != 0)
-		SPUR_DEBUGLOG(VHOST_SCSI_LOG, "queue %u stopping, %u requests in flight\n",
-			      q->index, sq->inflight);
-	sq_flush(sq);
-	sq_check_stopped(sq);
 }
 
 int
 vhost_scsi_rq_poll(struct vhost_queue *q)
 {
-	struct scsi_queue *sq = q->backend_ctx;
-	int n = 0;
-	bool busy;
+	struct vhost_rq *rq = q->backend_ctx;
 
-	if (sq == NULL)
+	if (rq == NULL)
 		return SPUR_POLLER_IDLE;
-	if (!sq->stopping) {
-		sq->in_poll = true;
-		n = vhost_queue_pop_batch(q, &sq->spare, POLL_BUDGET, sq->sc->ctrlr->name,
-					  &sq->warned_broken, sq_handle, sq);
-		sq->in_poll = false;
-	}
-	busy = vhost_queue_poll_flush(q, &sq->unflushed, n > 0);
-	if (atomic_load(&sq->sc->removing) != 0)
-		release_idle_targets(sq, false);
-	return busy ? SPUR_POLLER_BUSY : SPUR_POLLER_IDLE;
+	return vhost_rq_poll(rq, sq_handle, sq_housekeep);
 }
 
 void
 vhost_scsi_rq_resubmit(struct vhost_queue *q, const uint16_t *ids, int count)
 {
-	struct scsi_queue *sq = q->backend_ctx;
-
-	if (sq == NULL)
-		return;
-	sq->in_poll = true;
-	vhost_queue_resubmit(q, &sq->spare, sq->sc->ctrlr->name, ids, count, sq_handle, sq);
-	sq->in_poll = false;
+	vhost_rq_resubmit(q, ids, count, sq_handle);
 }
 
 /* ---- removal nudge ---------------------------------------------------------------------------- */
@@ -942,16 +801,7 @@ vhost_scsi_rq_resubmit(struct vhost_queue *q, const uint16_t *ids, int count)
 static void
 nudge_on_thread(void *ctx)
 {
-	struct vhost_scsi_ctrlr *sc = ctx;
-	struct spur_thread *self = spur_get_thread();
-	struct scsi_queue *sq;
-
-	pthread_mutex_lock(&g_queues_lock);
-	TAILQ_FOREACH(sq, &g_queues, link) {
-		if (sq->sc == sc && sq->thread == self && !sq->stopping)
-			release_idle_targets(sq, false);
-	}
-	pthread_mutex_unlock(&g_queues_lock);
+	vhost_rq_for_each_on_thread(ctx, sq_housekeep);
 }
 
 static void

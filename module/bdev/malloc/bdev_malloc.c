@@ -25,6 +25,7 @@
 
 #include "bdev_malloc.h"
 #include "module/bdev/common/bdev_util.h"
+#include "spur/iov.h"
 #include "spur/log.h"
 #include "spur/thread.h"
 #include "spur/util.h"
@@ -73,16 +74,10 @@ bdev_malloc_module_fini(void (*done)(void))
 static void
 malloc_copy(struct malloc_disk *d, uint64_t off, struct spur_bdev_io *io, size_t len, bool to_disk)
 {
-	for (int i = 0; i < io->iovcnt && len > 0; i++) {
-		size_t n = SPUR_MIN(io->iovs[i].iov_len, len);
-
-		if (to_disk)
-			memcpy(d->buf + off, io->iovs[i].iov_base, n);
-		else
-			memcpy(io->iovs[i].iov_base, d->buf + off, n);
-		off += n;
-		len -= n;
-	}
+	if (to_disk)
+		spur_iov_to_buf(io->iovs, (unsigned int)io->iovcnt, 0, d->buf + off, len);
+	else
+		spur_iov_from_buf(io->iovs, (unsigned int)io->iovcnt, 0, d->buf + off, len);
 }
 
 /* Zero [off, off + len): whole pages go back to the kernel, edges memset. */

@@ -33,6 +33,7 @@
 
 #include "frontend.h"
 #include "vhost_blk_internal.h"
+#include "vhost_rq.h"
 
 #define UT_BLOCKS 2048u
 #define UT_GPA_BASE 0x100000ull
@@ -470,7 +471,7 @@ static void
 ut_teardown(void)
 {
 	if (g_started) {
-		vhost_blk_queue_stop(&g_q, ut_stop_done);
+		vhost_rq_stop(&g_q, ut_stop_done);
 		while (g_stops == 0 && ut_complete_all() > 0)
 			;
 		assert_int_equal(g_stops, 1);
@@ -493,7 +494,7 @@ ut_recreate(bool can_unmap, uint32_t block_size, uint64_t num_blocks)
 {
 	struct vhost_ctrlr *c = NULL;
 
-	vhost_blk_queue_stop(&g_q, ut_stop_done);
+	vhost_rq_stop(&g_q, ut_stop_done);
 	assert_int_equal(g_stops, 1);
 	g_stops = 0;
 	vhost_blk_ops.destruct(&g_ctrlr);
@@ -1059,7 +1060,7 @@ test_stop_in_flight(void **state)
 	ut_submit(&r, VIRTIO_BLK_T_IN, 0, 512, true);
 	vhost_blk_queue_poll(&g_q);
 	assert_int_equal(g_requests, 1);
-	vhost_blk_queue_stop(&g_q, ut_stop_done);
+	vhost_rq_stop(&g_q, ut_stop_done);
 	assert_int_equal(g_stops, 0);
 	assert_non_null(g_q.backend_ctx);
 	/* A stopping queue takes nothing new. */

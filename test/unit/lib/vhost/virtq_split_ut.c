@@ -754,29 +754,6 @@ test_random_wrap(void **state)
 	stop();
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Cost of the two tick reads around each timed batch (median), subtracted. */
-static double
-tick_pair_ticks(void)
-{
-	static uint64_t t[100001];
-
-	for (int i = 0; i < 100001; i++) {
-		uint64_t t0 = spur_get_ticks();
-
-		t[i] = spur_get_ticks() - t0;
-	}
-	qsort(t, 100001, sizeof(t[0]), cmp_u64);
-	return (double)t[50000];
-}
-
 static double
 bench(uint32_t batch, int call_fd)
 {
@@ -821,8 +798,8 @@ bench(uint32_t batch, int call_fd)
 	}
 	stop();
 	/* The median batch: immune to the preemptions of a shared machine. */
-	qsort(samples, batches, sizeof(*samples), cmp_u64);
-	med = (double)samples[batches / 2] - tick_pair_ticks();
+	qsort(samples, batches, sizeof(*samples), ut_cmp_u64);
+	med = (double)samples[batches / 2] - ut_tick_pair_ticks();
 	free(samples);
 	return med * 1e9 / (double)spur_get_ticks_hz() / (double)batch;
 }

@@ -51,6 +51,10 @@ void ut_guest_fini(void);
 /* The driver's pointer for a guest-physical address (test-only, no checks). */
 void *ut_g2h(uint64_t gpa);
 /* xorshift64*: deterministic per seed. */
+/* Cost of two back-to-back tick reads (median of 100001), for timed loops to subtract. */
+double ut_tick_pair_ticks(void);
+/* qsort comparison of uint64_t. */
+int ut_cmp_u64(const void *a, const void *b);
 uint64_t ut_rand(void);
 void ut_srand(uint64_t seed);
 
