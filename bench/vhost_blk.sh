@@ -15,26 +15,14 @@ WORKLOADS=${WORKLOADS:-randread}
 PERF_ARGS=${PERF_ARGS:-}
 POLL_MODE=${POLL_MODE:-adaptive}
 SIZE=$((1 << 30))
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_for() { # path
-	i=0
-	while [ ! -S "$1" ] && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 run_perf() { # label socket
 	for w in $WORKLOADS; do
 		for q in 1 2; do
 			for d in 1 32; do
+				# shellcheck disable=SC2086 # PERF_ARGS is a list of options
 				line=$("$BUILD/bin/spur_vhost_perf" -s "$2" --core 1 -t "$T" -w "$w" \
 					-n $q -q $d $PERF_ARGS | grep '^IOPS')
 				printf '%-34s %-9s queues %d depth %2d  %s\n' "$1" "$w" $q $d "$line"
@@ -43,22 +31,15 @@ run_perf() { # label socket
 	done
 }
 
-echo "# machine: $(nproc) cores, $(awk '/model name/ { $1 = $2 = $3 = ""; print; exit }' /proc/cpuinfo | sed 's/^ *//'), kernel $(uname -r)"
-echo "# load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_header
 
 # spur: one core, null bdev without zeroing reads.
-"$BUILD/bin/spur" -m '[0]' --poll-mode "$POLL_MODE" -r "$tmp/spur.sock" -S "$tmp" \
-	>"$tmp/spur.log" 2>&1 &
-pid=$!
-wait_for "$tmp/spur.sock"
-"$BUILD/bin/spurctl" -s "$tmp/spur.sock" bdev_null_create \
-	-j "{\"name\":\"N0\",\"num_blocks\":$((SIZE / 512)),\"block_size\":512,\"zero_reads\":false}" >/dev/null
-"$BUILD/bin/spurctl" -s "$tmp/spur.sock" vhost_create_blk_controller \
-	--ctrlr vhost.0 --dev-name N0 >/dev/null
+spur_start -m '[0]' --poll-mode "$POLL_MODE"
+rpc bdev_null_create \
+	-j "{\"name\":\"N0\",\"num_blocks\":$((SIZE / 512)),\"block_size\":512,\"zero_reads\":false}"
+rpc vhost_create_blk_controller --ctrlr vhost.0 --dev-name N0
 run_perf "spur ($POLL_MODE, 1 core)" "$tmp/vhost.0"
-kill "$pid"
-wait "$pid" || true
-pid=
+daemon_stop
 
 if command -v qemu-storage-daemon >/dev/null 2>&1; then
 	for mode in main iothread; do
@@ -76,9 +57,7 @@ if command -v qemu-storage-daemon >/dev/null 2>&1; then
 		pid=$!
 		wait_for "$tmp/qsd.sock"
 		run_perf "qemu-storage-daemon ($mode)" "$tmp/qsd.sock"
-		kill "$pid"
-		wait "$pid" || true
-		pid=
+		daemon_stop
 		rm -f "$tmp/qsd.sock"
 	done
 fi

@@ -21,38 +21,18 @@
 #      two versions of spur with the same tool), CASES (default "1 2 3 4")
 set -eu
 BUILD=${1:-build}
-SPUR_BUILD=${SPUR_BUILD:-$BUILD}
 ITER=${ITER:-2}
 DEPTH=${DEPTH:-32}
 TOUCH=${TOUCH:-4g}
 SETTLE_MS=${SETTLE_MS:-500}
 BASELINE_MS=${BASELINE_MS:-3000}
 CASES=${CASES:-"1 2 3 4"}
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_for() { # path
-	i=0
-	while [ ! -S "$1" ] && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
-
-rpc() {
-	"$SPUR_BUILD/bin/spurctl" -s "$tmp/spur.sock" "$@" >/dev/null
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 run_case() { # label guest-size regions touch
-	rm -f "$tmp"/spur.sock "$tmp"/vhost.*
-	"$SPUR_BUILD/bin/spur" -m '[0]' -r "$tmp/spur.sock" -S "$tmp" >"$tmp/spur.log" 2>&1 &
-	pid=$!
-	wait_for "$tmp/spur.sock"
+	rm -f "$tmp"/vhost.*
+	spur_start -m '[0]'
 	rpc bdev_null_create -j '{"name":"V","num_blocks":2097152,"block_size":512,"zero_reads":false}'
 	rpc bdev_null_create -j '{"name":"D","num_blocks":2097152,"block_size":512,"zero_reads":true}'
 	rpc vhost_create_blk_controller --ctrlr vhost.0 --dev-name V
@@ -63,12 +43,10 @@ run_case() { # label guest-size regions touch
 		--guest-size "$2" --regions "$3" --touch "$4" -q "$DEPTH" -i "$ITER" \
 		--settle-ms "$SETTLE_MS" --baseline-ms "$BASELINE_MS" \
 		--victim-core 1 --big-core 1 --spur-pid "$pid" || echo "# spur_vhost_memstall failed"
-	kill "$pid"
-	wait "$pid" || true
-	pid=
+	daemon_stop
 }
 
-echo "# machine: $(nproc) cores, $(awk '/model name/ { $1 = $2 = $3 = ""; print; exit }' /proc/cpuinfo | sed 's/^ *//'), kernel $(uname -r), $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo)"
+machine_header
 echo "# spur: $SPUR_BUILD/bin/spur -m [0]; victim depth $DEPTH; $ITER iterations; settle $SETTLE_MS ms"
 for c in $CASES; do
 	case $c in

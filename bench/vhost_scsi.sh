@@ -30,25 +30,8 @@ PROFILE=${PROFILE:-0}
 PROFILE_T=${PROFILE_T:-5}
 PERIOD_NS=20000
 SIZE=$((1 << 30))
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_for() { # path
-	i=0
-	while [ ! -S "$1" ] && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
-
-rpc() {
-	"$BUILD/bin/spurctl" -s "$tmp/spur.sock" "$@" >/dev/null
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # Prints the total line's value of a field: field NAME LINE
 field() {
@@ -85,13 +68,9 @@ profile() { # type socket bdev
 			END { printf "  %-22s %7.1f\n", "total", t * per / ios }'
 }
 
-echo "# machine: $(nproc) cores, $(awk '/model name/ { $1 = $2 = $3 = ""; print; exit }' /proc/cpuinfo | sed 's/^ *//'), kernel $(uname -r)"
-echo "# load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_header
 
-"$BUILD/bin/spur" -m '[0]' --poll-mode "$POLL_MODE" -r "$tmp/spur.sock" -S "$tmp" \
-	>"$tmp/spur.log" 2>&1 &
-pid=$!
-wait_for "$tmp/spur.sock"
+spur_start -m '[0]' --poll-mode "$POLL_MODE"
 for n in Null0 Null1; do
 	rpc bdev_null_create -j "{\"name\":\"$n\",\"num_blocks\":$((SIZE / 512)),\"block_size\":512,\"zero_reads\":false}"
 done
@@ -126,6 +105,4 @@ if [ "$PROFILE" = 1 ]; then
 	profile blk "$tmp/vblk.0" Null1
 	profile scsi "$tmp/vscsi.0" Null0
 fi
-kill "$pid"
-wait "$pid" || true
-pid=
+daemon_stop
