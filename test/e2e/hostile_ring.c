@@ -487,30 +487,6 @@ r_indirect_too_long(struct hv *h)
 }
 
 static int
-r_indirect_bad_len(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
-		return -1;
-	fill_read_table(&r.req[0]);
-	offer_indirect(&r, r.req[0].table_gpa, 24, 0, 0);
-	return hv_expect_broken(&r, 0);
-}
-
-static int
-r_indirect_zero_len(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
-		return -1;
-	fill_read_table(&r.req[0]);
-	offer_indirect(&r, r.req[0].table_gpa, 0, 0, 0);
-	return hv_expect_broken(&r, 0);
-}
-
-static int
 r_indirect_nested(struct hv *h)
 {
 	struct hv_ring r;
@@ -542,28 +518,6 @@ r_indirect_with_next(struct hv *h)
 }
 
 static int
-r_indirect_outside(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
-		return -1;
-	offer_indirect(&r, HV_MEM_END, 3 * 16, 0, 0);
-	return hv_expect_broken(&r, 0);
-}
-
-static int
-r_indirect_past_end(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
-		return -1;
-	offer_indirect(&r, HV_MEM_END - 16, 3 * 16, 0, 0);
-	return hv_expect_broken(&r, 0);
-}
-
-static int
 r_indirect_after_direct(struct hv *h)
 {
 	struct hv_ring r;
@@ -580,15 +534,34 @@ r_indirect_after_direct(struct hv *h)
 	return hv_expect_broken(&r, 0);
 }
 
-static int
-r_indirect_not_negotiated(struct hv *h)
-{
-	struct hv_ring r;
+/*
+ * An indirect descriptor the device cannot read as a table (req 0's table
+ * holds a valid read): addr = req 0's table + table_off, or HV_MEM_END +
+ * end_off when outside; len bytes; INDIRECT_DESC negotiated or not. The
+ * chain has no status byte the device may write: the ring stops.
+ */
+struct indirect_case {
+	bool outside;
+	int64_t off;
+	uint32_t len;
+	bool negotiated;
+};
 
-	if (hv_ring_start(h, &r, HV_RING_FEATURES & ~(1ull << VIRTIO_RING_F_INDIRECT_DESC)) < 0)
+static int
+r_indirect_unreadable(struct hv *h)
+{
+	const struct indirect_case *c = h->arg;
+	uint64_t features = HV_RING_FEATURES;
+	struct hv_ring r;
+	uint64_t base;
+
+	if (!c->negotiated)
+		features &= ~(1ull << VIRTIO_RING_F_INDIRECT_DESC);
+	if (hv_ring_start(h, &r, features) < 0)
 		return -1;
 	fill_read_table(&r.req[0]);
-	offer_indirect(&r, r.req[0].table_gpa, 3 * 16, 0, 0);
+	base = c->outside ? HV_MEM_END : r.req[0].table_gpa;
+	offer_indirect(&r, base + (uint64_t)c->off, c->len, 0, 0);
 	return hv_expect_broken(&r, 0);
 }
 
@@ -650,52 +623,42 @@ r_head_twice(struct hv *h)
 /* ---- virtio-blk requests ------------------------------------------------------------- */
 
 /*
- * Chain req 0: header (hdr_len bytes, type, sector; from_end: capacity -
- * sector), data (len, write), status.
+ * A virtio-blk request in req 0: header (hdr_len bytes; type, sector, or
+ * capacity - sector when from_end), data (data_len bytes, device-writable
+ * when data_write), status; the answer expected in its status byte.
  */
+struct blk_case {
+	uint32_t hdr_len, type;
+	uint64_t sector;
+	bool from_end;
+	uint32_t data_len;
+	bool data_write;
+	uint8_t want;
+};
+
 static int
-blk_request(struct hv *h, struct hv_ring *r, uint32_t hdr_len, uint32_t type, uint64_t sector,
-	    bool from_end, uint32_t data_len, bool data_write)
+r_blk_case(struct hv *h)
 {
-	struct hv_req *q = &r->req[0];
+	const struct blk_case *c = h->arg;
+	struct hv_ring r;
+	struct hv_req *q = &r.req[0];
 	struct vfe_buf b[3];
 	int n = 0;
 
-	if (hv_ring_start(h, r, HV_RING_FEATURES) < 0)
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
 		return -1;
-	if (from_end)
-		sector = h->capacity - sector;
-	hv_set_hdr(q, type, sector);
-	if (hdr_len > 0)
-		b[n++] = hv_buf(q->hdr_gpa, hdr_len, false);
-	if (data_len > 0)
-		b[n++] = hv_buf(q->data_gpa, data_len, data_write);
+	hv_set_hdr(q, c->type, c->from_end ? h->capacity - c->sector : c->sector);
+	if (c->hdr_len > 0)
+		b[n++] = hv_buf(q->hdr_gpa, c->hdr_len, false);
+	if (c->data_len > 0)
+		b[n++] = hv_buf(q->data_gpa, c->data_len, c->data_write);
 	b[n++] = hv_buf(q->status_gpa, 1, true);
-	vfe_add_chain(r->q, 0, b, n);
-	hv_go(r);
-	return 0;
+	vfe_add_chain(r.q, 0, b, n);
+	hv_go(&r);
+	return hv_expect_status(&r, 0, c->want, 1);
 }
 
-static int
-r_blk_hdr_short(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (blk_request(h, &r, 8, VIRTIO_BLK_T_IN, 0, false, 4096, true) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
-}
-
-static int
-r_blk_status_only(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (blk_request(h, &r, 0, VIRTIO_BLK_T_IN, 0, false, 0, false) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
-}
-
+/* Readable header and data, no writable byte: nowhere for a status. */
 static int
 r_blk_no_status(struct hv *h)
 {
@@ -712,150 +675,41 @@ r_blk_no_status(struct hv *h)
 	return hv_expect_broken(&r, 0);
 }
 
-static int
-r_blk_sector_beyond(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (blk_request(h, &r, 16, VIRTIO_BLK_T_IN, 0, true, 4096, true) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
-}
-
-static int
-r_blk_sector_cross_end(struct hv *h)
-{
-	struct hv_ring r;
-
-	/* One sector before the end: the 4 KiB run past it. */
-	if (blk_request(h, &r, 16, VIRTIO_BLK_T_IN, 1, true, 4096, true) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
-}
+/*
+ * DISCARD or WRITE_ZEROES in req 0 with nseg segments {sector (~0:
+ * capacity), num, flags} in a data buffer of bytes (0: nseg * 16); the
+ * answer expected in its status byte.
+ */
+struct dwz_case {
+	uint32_t type;
+	uint64_t sector;
+	uint32_t num, flags, nseg, bytes;
+	uint8_t want;
+};
 
 static int
-r_blk_sector_overflow(struct hv *h)
+r_dwz_case(struct hv *h)
 {
-	struct hv_ring r;
-
-	if (blk_request(h, &r, 16, VIRTIO_BLK_T_IN, 0xfffffffffffffff8ull, false, 4096, true) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
-}
-
-static int
-r_blk_write_beyond(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (blk_request(h, &r, 16, VIRTIO_BLK_T_OUT, 0, true, 4096, false) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
-}
-
-static int
-r_blk_len_unaligned(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (blk_request(h, &r, 16, VIRTIO_BLK_T_IN, 0, false, 1000, true) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
-}
-
-static int
-r_blk_type_unknown(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (blk_request(h, &r, 16, 0x77, 0, false, 4096, true) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_UNSUPP, 1);
-}
-
-/* DISCARD / WRITE_ZEROES with n segments {sector, num, flags} (sector ~0: capacity). */
-static int
-dwz_request(struct hv *h, struct hv_ring *r, uint32_t type, uint64_t sector, uint32_t num,
-	    uint32_t flags, uint32_t nseg, uint32_t bytes)
-{
+	const struct dwz_case *c = h->arg;
 	struct virtio_blk_discard_write_zeroes *seg;
-	struct hv_req *q = &r->req[0];
+	struct hv_ring r;
+	struct hv_req *q = &r.req[0];
+	uint64_t sector;
 
-	if (hv_ring_start(h, r, HV_RING_FEATURES) < 0)
+	if (hv_ring_start(h, &r, HV_RING_FEATURES) < 0)
 		return -1;
-	if (sector == UINT64_MAX)
-		sector = h->capacity;
+	sector = c->sector == UINT64_MAX ? h->capacity : c->sector; /* known once started */
 	seg = (struct virtio_blk_discard_write_zeroes *)q->data;
-	for (uint32_t i = 0; i < nseg; i++)
+	for (uint32_t i = 0; i < c->nseg; i++)
 		seg[i] = (struct virtio_blk_discard_write_zeroes){
-			.sector = sector, .num_sectors = num, .flags = flags};
-	hv_set_hdr(q, type, 0);
+			.sector = sector, .num_sectors = c->num, .flags = c->flags};
+	hv_set_hdr(q, c->type, 0);
 	struct vfe_buf b[3] = {hv_buf(q->hdr_gpa, 16, false),
-			       hv_buf(q->data_gpa, bytes ? bytes : nseg * 16, false),
+			       hv_buf(q->data_gpa, c->bytes ? c->bytes : c->nseg * 16, false),
 			       hv_buf(q->status_gpa, 1, true)};
-	vfe_add_chain(r->q, 0, b, 3);
-	hv_go(r);
-	return 0;
-}
-
-static int
-r_blk_discard_beyond(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (dwz_request(h, &r, VIRTIO_BLK_T_DISCARD, UINT64_MAX, 8, 0, 1, 0) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
-}
-
-static int
-r_blk_discard_overflow(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (dwz_request(h, &r, VIRTIO_BLK_T_DISCARD, 0xfffffffffffffff8ull, 16, 0, 1, 0) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
-}
-
-static int
-r_blk_discard_flags(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (dwz_request(h, &r, VIRTIO_BLK_T_DISCARD, 0, 8, 1, 1, 0) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_UNSUPP, 1);
-}
-
-static int
-r_blk_discard_too_many(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (dwz_request(h, &r, VIRTIO_BLK_T_DISCARD, 0, 8, 0, 17, 0) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_UNSUPP, 1);
-}
-
-static int
-r_blk_discard_bad_len(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (dwz_request(h, &r, VIRTIO_BLK_T_DISCARD, 0, 8, 0, 2, 20) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
-}
-
-static int
-r_blk_write_zeroes_beyond(struct hv *h)
-{
-	struct hv_ring r;
-
-	if (dwz_request(h, &r, VIRTIO_BLK_T_WRITE_ZEROES, UINT64_MAX, 8, 0, 1, 0) < 0)
-		return -1;
-	return hv_expect_status(&r, 0, VIRTIO_BLK_S_IOERR, 1);
+	vfe_add_chain(r.q, 0, b, 3);
+	hv_go(&r);
+	return hv_expect_status(&r, 0, c->want, 1);
 }
 
 /* ---- combinations and other entry points ------------------------------------------ */
@@ -913,8 +767,8 @@ r_mixed_batch(struct hv *h)
 	}
 	if (hv_serves(&r, HV_GOOD_HEAD + 1) < 0)
 		return -1;
-	return hv_did(h, "answered a mixed batch one by one (read after write: IOERR, read: OK, unknown "
-		      "type: UNSUPP, bad address: IOERR) and kept serving");
+	return hv_did(h, "answered a mixed batch one by one (read after write: IOERR, read: OK, "
+		      "unknown type: UNSUPP, bad address: IOERR) and kept serving");
 }
 
 /* ---- the table ---------------------------------------------------------------------- */
@@ -922,6 +776,23 @@ r_mixed_batch(struct hv *h)
 #define LOOP_LOG "queue 0: ring broken (descriptor chain loops or is longer than its table)"
 #define NO_STATUS_LOG                                                                       \
 	"queue 0: ring broken (malformed chain without a writable status byte in guest memory)"
+
+/* Table shorthands: one runner per request shape, the case as its arg. */
+#define BLK(name, ...) \
+	HV_SCENARIO_ARG(name, NULL, r_blk_case, (&(const struct blk_case){__VA_ARGS__}))
+#define DWZ(name, ...) \
+	HV_SCENARIO_ARG(name, NULL, r_dwz_case, (&(const struct dwz_case){__VA_ARGS__}))
+#define IN VIRTIO_BLK_T_IN
+#define OUT VIRTIO_BLK_T_OUT
+#define DISC VIRTIO_BLK_T_DISCARD
+#define WZ VIRTIO_BLK_T_WRITE_ZEROES
+#define IOERR VIRTIO_BLK_S_IOERR
+#define UNSUPP VIRTIO_BLK_S_UNSUPP
+#define HUGE 0xfffffffffffffff8ull
+/* An unreadable indirect table: outside, offset, length, INDIRECT_DESC negotiated. */
+#define IND(name, ...) \
+	HV_SCENARIO_ARG(name, NO_STATUS_LOG, r_indirect_unreadable, \
+		(&(const struct indirect_case){__VA_ARGS__}))
 
 const struct hv_scenario hv_ring_scenarios[] = {
 	HV_SCENARIO("desc-outside", NULL, r_desc_outside),
@@ -939,14 +810,14 @@ const struct hv_scenario hv_ring_scenarios[] = {
 	HV_SCENARIO("read-after-write", NULL, r_read_after_write),
 	HV_SCENARIO("indirect-loop", LOOP_LOG, r_indirect_loop),
 	HV_SCENARIO("indirect-too-long", NULL, r_indirect_too_long),
-	HV_SCENARIO("indirect-bad-len", NO_STATUS_LOG, r_indirect_bad_len),
-	HV_SCENARIO("indirect-zero-len", NO_STATUS_LOG, r_indirect_zero_len),
+	IND("indirect-bad-len", false, 0, 24, true),
+	IND("indirect-zero-len", false, 0, 0, true),
 	HV_SCENARIO("indirect-nested", NO_STATUS_LOG, r_indirect_nested),
 	HV_SCENARIO("indirect-with-next", NULL, r_indirect_with_next),
-	HV_SCENARIO("indirect-outside", NO_STATUS_LOG, r_indirect_outside),
-	HV_SCENARIO("indirect-past-end", NO_STATUS_LOG, r_indirect_past_end),
+	IND("indirect-outside", true, 0, 3 * 16, true),
+	IND("indirect-past-end", true, -16, 3 * 16, true),
 	HV_SCENARIO("indirect-after-direct", NO_STATUS_LOG, r_indirect_after_direct),
-	HV_SCENARIO("indirect-not-negotiated", NO_STATUS_LOG, r_indirect_not_negotiated),
+	IND("indirect-not-negotiated", false, 0, 3 * 16, false),
 	HV_SCENARIO("head-out-of-range", "queue 0: ring broken (head index out of range)",
 	            r_head_out_of_range),
 	HV_SCENARIO("avail-idx-jump",
@@ -957,23 +828,37 @@ const struct hv_scenario hv_ring_scenarios[] = {
 	            r_avail_idx_backwards),
 	HV_SCENARIO("head-twice", "queue 0: ring broken (head offered while already in flight)",
 	            r_head_twice),
-	HV_SCENARIO("blk-hdr-short", NULL, r_blk_hdr_short),
-	HV_SCENARIO("blk-status-only", NULL, r_blk_status_only),
+	/*                           header type sector from_end data  write  want */
+	BLK("blk-hdr-short",          8,     IN,  0,     false,   4096, true,  IOERR),
+	BLK("blk-status-only",        0,     IN,  0,     false,   0,    false, IOERR),
+	BLK("blk-sector-beyond",      16,    IN,  0,     true,    4096, true,  IOERR),
+	/* One sector before the end: the 4 KiB run past it. */
+	BLK("blk-sector-cross-end",   16,    IN,  1,     true,    4096, true,  IOERR),
+	BLK("blk-sector-overflow",    16,    IN,  HUGE,  false,   4096, true,  IOERR),
+	BLK("blk-write-beyond",       16,    OUT, 0,     true,    4096, false, IOERR),
+	BLK("blk-len-unaligned",      16,    IN,  0,     false,   1000, true,  IOERR),
+	BLK("blk-type-unknown",       16,    0x77, 0,    false,   4096, true,  UNSUPP),
 	HV_SCENARIO("blk-no-status",
 	            "queue 0: ring broken (request without a writable status byte)",
 	            r_blk_no_status),
-	HV_SCENARIO("blk-sector-beyond", NULL, r_blk_sector_beyond),
-	HV_SCENARIO("blk-sector-cross-end", NULL, r_blk_sector_cross_end),
-	HV_SCENARIO("blk-sector-overflow", NULL, r_blk_sector_overflow),
-	HV_SCENARIO("blk-write-beyond", NULL, r_blk_write_beyond),
-	HV_SCENARIO("blk-len-unaligned", NULL, r_blk_len_unaligned),
-	HV_SCENARIO("blk-type-unknown", NULL, r_blk_type_unknown),
-	HV_SCENARIO("blk-discard-beyond", NULL, r_blk_discard_beyond),
-	HV_SCENARIO("blk-discard-overflow", NULL, r_blk_discard_overflow),
-	HV_SCENARIO("blk-discard-flags", NULL, r_blk_discard_flags),
-	HV_SCENARIO("blk-discard-too-many", NULL, r_blk_discard_too_many),
-	HV_SCENARIO("blk-discard-bad-len", NULL, r_blk_discard_bad_len),
-	HV_SCENARIO("blk-write-zeroes-beyond", NULL, r_blk_write_zeroes_beyond),
+	/* sector UINT64_MAX: the capacity    type  sector      num flags nseg bytes want */
+	DWZ("blk-discard-beyond",             DISC, UINT64_MAX, 8,  0,    1,   0,    IOERR),
+	DWZ("blk-discard-overflow",           DISC, HUGE,       16, 0,    1,   0,    IOERR),
+	DWZ("blk-discard-flags",              DISC, 0,          8,  1,    1,   0,    UNSUPP),
+	DWZ("blk-discard-too-many",           DISC, 0,          8,  0,    17,  0,    UNSUPP),
+	DWZ("blk-discard-bad-len",            DISC, 0,          8,  0,    2,   20,   IOERR),
+	DWZ("blk-write-zeroes-beyond",        WZ,   UINT64_MAX, 8,  0,    1,   0,    IOERR),
 	HV_SCENARIO("mixed-batch", NULL, r_mixed_batch),
 };
+#undef IND
+#undef BLK
+#undef DWZ
+#undef IN
+#undef OUT
+#undef DISC
+#undef WZ
+#undef IOERR
+#undef UNSUPP
+#undef HUGE
+
 const size_t hv_ring_count = sizeof(hv_ring_scenarios) / sizeof(hv_ring_scenarios[0]);

@@ -584,85 +584,50 @@ s_data_both_ways(struct hv *h)
 		      "data-out and data-in");
 }
 
-/* A readable descriptor after the writable response: the chain itself is malformed. */
-static int
-s_readable_after_writable(struct hv *h)
-{
-	struct sc_ring r;
-	struct sc_req *q = &r.req[0];
-	uint8_t lun[8], cdb[SC_CDB];
-	struct vfe_buf b[3];
-	uint32_t len;
-
-	if (sc_start(h, &r, 1) < 0)
-		return -1;
-	sc_lun(lun, 0, 0);
-	sc_cdb_rw10(cdb, 0x2a, LBA_WRONG_WAY, 8);
-	sc_prepare(&r, q, lun, cdb, 0xaa);
-	b[0] = sc_buf(q->cmd_gpa, SC_REQ_LEN, false);
-	b[1] = sc_buf(q->resp_gpa, SC_RESP_LEN, true);
-	b[2] = sc_buf(q->data_gpa, 4096, false);
-	sc_submit(r.rq, q, b, 3);
-	if (sc_wait_req(&r, q, &len, "WRITE(10) with its data after the response") < 0 ||
-	    expect_rejected(&r, q, len, 0xaa, "WRITE(10) with its data after the response") < 0 ||
-	    sc_serves(&r) < 0)
-		return -1;
-	return hv_did(h, "rejected a chain with readable data after the writable response "
-		      "(used len %u, no data moved)", len);
-}
-
-static int
-s_desc_outside(struct hv *h)
-{
-	struct sc_ring r;
-	struct sc_req *q = &r.req[0];
-	uint8_t lun[8], cdb[SC_CDB];
-	struct vfe_buf b[3];
-	uint32_t len;
-
-	if (sc_start(h, &r, 1) < 0)
-		return -1;
-	sc_lun(lun, 0, 0);
-	sc_cdb_rw10(cdb, 0x28, 0, 8);
-	sc_prepare(&r, q, lun, cdb, 0xaa);
-	b[0] = sc_buf(q->cmd_gpa, SC_REQ_LEN, false);
-	b[1] = sc_buf(q->resp_gpa, SC_RESP_LEN, true);
-	b[2] = sc_buf(HV_GPA_BASE + HV_MEM_SIZE, 4096, true);
-	sc_submit(r.rq, q, b, 3);
-	if (sc_wait_req(&r, q, &len, "READ(10) into memory outside the guest") < 0 ||
-	    expect_rejected(&r, q, len, 0xaa, "READ(10) into memory outside the guest") < 0 ||
-	    sc_serves(&r) < 0)
-		return -1;
-	return hv_did(h, "rejected a data-in descriptor outside guest memory (used len %u) and "
-		      "served the next request", len);
-}
-
 /*
- * A malformed chain (readable data after the writable part) whose first
- * writable descriptor cannot hold the response header: nowhere to answer,
- * so the queue stops (NEEDS_RESET) rather than return it empty.
+ * A chain the ring rejects, in req 0: the command (READ(10) or WRITE(10)
+ * of 8 blocks), a response area of resp_len writable bytes, then 4096
+ * bytes of data that come after the writable part while readable, or lie
+ * outside guest memory. A response area that holds the response header
+ * gets FAILURE and no data moved; a shorter one stops the queue.
  */
+struct bad_chain_case {
+	uint8_t opcode;
+	uint32_t resp_len;
+	bool data_outside;    /* else readable data after the response */
+	const char *what;
+};
+
 static int
-s_bad_chain_no_room(struct hv *h)
+s_bad_chain(struct hv *h)
 {
+	const struct bad_chain_case *c = h->arg;
 	struct sc_ring r;
 	struct sc_req *q = &r.req[0];
 	uint8_t lun[8], cdb[SC_CDB];
 	struct vfe_buf b[3];
+	uint32_t len;
 
 	if (sc_start(h, &r, 1) < 0)
 		return -1;
 	sc_lun(lun, 0, 0);
-	sc_cdb_rw10(cdb, 0x2a, LBA_WRONG_WAY, 8);
+	sc_cdb_rw10(cdb, c->opcode, c->opcode == 0x2a ? LBA_WRONG_WAY : 0, 8);
 	sc_prepare(&r, q, lun, cdb, 0xaa);
 	b[0] = sc_buf(q->cmd_gpa, SC_REQ_LEN, false);
-	b[1] = sc_buf(q->resp_gpa, 8, true);
-	b[2] = sc_buf(q->data_gpa, 4096, false);
+	b[1] = sc_buf(q->resp_gpa, c->resp_len, true);
+	b[2] = c->data_outside ? sc_buf(HV_GPA_BASE + HV_MEM_SIZE, 4096, true)
+			       : sc_buf(q->data_gpa, 4096, false);
 	sc_submit(r.rq, q, b, 3);
-	if (sc_expect_broken(&r, 0) < 0)
+	if (c->resp_len < offsetof(struct virtio_scsi_cmd_resp, sense)) {
+		if (sc_expect_broken(&r, 0) < 0)
+			return -1;
+		return hv_did(h, "stopped the queue for %s (never returned empty)", c->what);
+	}
+	if (sc_wait_req(&r, q, &len, c->what) < 0 ||
+	    expect_rejected(&r, q, len, 0xaa, c->what) < 0 || sc_serves(&r) < 0)
 		return -1;
-	return hv_did(h, "stopped the queue for a malformed chain with an 8-byte response area "
-		      "(never returned empty)");
+	return hv_did(h, "rejected %s (used len %u, FAILURE, no data moved) and served the next "
+		      "request", c->what, len);
 }
 
 /* Data-in buffers larger and smaller than READ(10) and INQUIRY imply. */
@@ -774,6 +739,10 @@ s_write_residual(struct hv *h)
 
 /* ---- the table ---------------------------------------------------------------------------- */
 
+/* A rejected chain: name, log, then the bad_chain_case. */
+#define BAD_CHAIN(name, log, ...) \
+	HV_SCENARIO_ARG(name, log, s_bad_chain, (&(const struct bad_chain_case){__VA_ARGS__}))
+
 const struct hv_scenario hv_scsi_scenarios[] = {
 	HV_SCENARIO("scsi-lun-bad-byte0", NULL, s_lun_bad_byte0),
 	HV_SCENARIO("scsi-lun-target-beyond", NULL, s_lun_target_beyond),
@@ -790,13 +759,17 @@ const struct hv_scenario hv_scsi_scenarios[] = {
 	HV_SCENARIO("scsi-write-writable-buf", NULL, s_write_writable_buf),
 	HV_SCENARIO("scsi-read-readable-buf", NULL, s_read_readable_buf),
 	HV_SCENARIO("scsi-data-both-ways", NULL, s_data_both_ways),
-	HV_SCENARIO("scsi-readable-after-writable", NULL, s_readable_after_writable),
-	HV_SCENARIO("scsi-desc-outside", NULL, s_desc_outside),
-	HV_SCENARIO("scsi-bad-chain-no-room",
-	            "queue 2: ring broken (malformed chain without room for the response "
-	            "header in guest memory)",
-	            s_bad_chain_no_room),
+	BAD_CHAIN("scsi-readable-after-writable", NULL, 0x2a, SC_RESP_LEN, false,
+		  "WRITE(10) with its data after the response"),
+	BAD_CHAIN("scsi-desc-outside", NULL, 0x28, SC_RESP_LEN, true,
+		  "READ(10) into memory outside the guest"),
+	BAD_CHAIN("scsi-bad-chain-no-room",
+		  "queue 2: ring broken (malformed chain without room for the response header "
+		  "in guest memory)",
+		  0x2a, 8, false, "a malformed chain with an 8-byte response area"),
 	HV_SCENARIO("scsi-read-residual", NULL, s_read_residual),
 	HV_SCENARIO("scsi-write-residual", NULL, s_write_residual),
 };
+#undef BAD_CHAIN
+
 const size_t hv_scsi_count = sizeof(hv_scsi_scenarios) / sizeof(hv_scsi_scenarios[0]);

@@ -581,6 +581,26 @@ slow_read(struct sc_ring *r)
 	sc_submit(r->rq, q, b, sc_layout(q, b, 0, 4096));
 }
 
+/*
+ * Start the ring with one request queue, READ from the slow target in
+ * req[1], and check it is still in flight SC_SETTLE_MS later.
+ */
+static int
+start_slow_read(struct hv *h, struct sc_ring *r)
+{
+	uint32_t len;
+	uint16_t id;
+
+	if (sc_start(h, r, 1) < 0 || sc_ready(r, SC_SLOW_TARGET) < 0)
+		return -1;
+	slow_read(r);
+	usleep(SC_SETTLE_MS * 1000);
+	if (vfe_get_used(r->rq, &id, &len))
+		return hv_fail(h, "the READ from the slow target completed within %u ms",
+			       SC_SETTLE_MS);
+	return 0;
+}
+
 /* The slow READ of req[1] came back as an aborted command (response). */
 static int
 check_aborted(struct sc_ring *r, uint32_t len, uint8_t response, const char *what)
@@ -607,13 +627,8 @@ tmf_inflight(struct hv *h, uint32_t subtype, uint8_t want_cmd, const char *what)
 	uint32_t len;
 	uint16_t id;
 
-	if (sc_start(h, &r, 1) < 0 || sc_ready(&r, SC_SLOW_TARGET) < 0)
+	if (start_slow_read(h, &r) < 0)
 		return -1;
-	slow_read(&r);
-	usleep(SC_SETTLE_MS * 1000);
-	if (vfe_get_used(r.rq, &id, &len))
-		return hv_fail(h, "the READ from the slow target completed within %u ms",
-			       SC_SETTLE_MS);
 	sc_lun(lun, SC_SLOW_TARGET, 0);
 	if (sc_tmf(&r, subtype, lun, le64toh(r.req[1].cmd->tag), &resp) < 0)
 		return -1;
@@ -667,10 +682,8 @@ s_get_base_inflight(struct hv *h)
 	uint32_t base, len;
 	uint16_t id;
 
-	if (sc_start(h, &r, 1) < 0 || sc_ready(&r, SC_SLOW_TARGET) < 0)
+	if (start_slow_read(h, &r) < 0)
 		return -1;
-	slow_read(&r);
-	usleep(SC_SETTLE_MS * 1000);
 	if (vfe_queue_stop(&h->d, SC_REQQ, &base) < 0)
 		return hv_fail(h, "GET_VRING_BASE with a READ in flight: %s", h->d.err);
 	if (base != r.tag - SC_TAG0)
@@ -697,16 +710,9 @@ static int
 s_close_inflight(struct hv *h)
 {
 	struct sc_ring r;
-	uint32_t len;
-	uint16_t id;
 
-	if (sc_start(h, &r, 1) < 0 || sc_ready(&r, SC_SLOW_TARGET) < 0)
+	if (start_slow_read(h, &r) < 0)
 		return -1;
-	slow_read(&r);
-	usleep(SC_SETTLE_MS * 1000);
-	if (vfe_get_used(r.rq, &id, &len))
-		return hv_fail(h, "the READ from the slow target completed within %u ms",
-			       SC_SETTLE_MS);
 	return hv_did(h, "disconnected with a READ in flight on the slow target");
 }
 
@@ -725,10 +731,8 @@ s_close_mid_tmf(struct hv *h)
 	uint32_t len;
 	uint16_t id;
 
-	if (sc_start(h, &r, 1) < 0 || sc_ready(&r, SC_SLOW_TARGET) < 0)
+	if (start_slow_read(h, &r) < 0)
 		return -1;
-	slow_read(&r);
-	usleep(SC_SETTLE_MS * 1000);
 	sc_lun(tmf.lun, SC_SLOW_TARGET, 0);
 	tmf.tag = r.req[1].cmd->tag;
 	memcpy(r.ctl, &tmf, sizeof(tmf));
@@ -802,10 +806,8 @@ s_remove_inflight(struct hv *h)
 	fd = sc_rpc_connect(h);
 	if (fd < 0)
 		return -1;
-	if (sc_start(h, &r, 1) < 0 || sc_ready(&r, SC_SLOW_TARGET) < 0)
+	if (start_slow_read(h, &r) < 0)
 		goto fail;
-	slow_read(&r);
-	usleep(SC_SETTLE_MS * 1000);
 	if (sc_rpc_send(h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 			"\"vhost_scsi_controller_remove_target\",\"params\":{\"ctrlr\":\"%s\","
 			"\"scsi_target_num\":%d}}", h->ctrlr, SC_SLOW_TARGET) < 0)

@@ -630,6 +630,7 @@ main(int argc, char **argv)
 	signal(SIGALRM, watchdog);
 	alarm(HV_WATCHDOG_S);
 
+	h.arg = sc->arg;
 	rc = sc->run(&h);
 	hv_close(&h);
 	if (rc == 0 && h.why[0] == '\0') {

@@ -72,6 +72,7 @@ struct hv {
 	const char *bdev;              /* bdev of its SCSI target 1, for those RPCs */
 	uint64_t capacity;             /* 512-byte sectors */
 	int err_fd;                    /* SET_VRING_ERR eventfd of queue 0, or -1 */
+	const void *arg;               /* the scenario's arg (one runner, many cases) */
 	char what[512];                /* PASS: what the backend did */
 	char why[1024];                /* FAIL: what happened instead */
 };
@@ -84,9 +85,12 @@ struct hv_scenario {
 	 */
 	const char *log;
 	int (*run)(struct hv *h);
+	const void *arg;               /* handed to run as h->arg */
 };
 
-#define HV_SCENARIO(name, log, run) {(name), (log), (run)}
+#define HV_SCENARIO(name, log, run) {(name), (log), (run), NULL}
+/* One runner for many scenarios: each gets its case as h->arg. */
+#define HV_SCENARIO_ARG(name, log, run, arg) {(name), (log), (run), (arg)}
 
 /* hostile_proto.c, hostile_setup.c, hostile_ring.c, hostile_memring.c */
 extern const struct hv_scenario hv_proto_scenarios[];
