@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bdevperf.h"
+#include "tool_util.h"
 
 enum {
 	OPT_POLL_MODE = 256,
@@ -82,62 +83,6 @@ bp_usage(FILE *out)
 		"Output: one 'Job: <bdev> core <n>: IOPS .. MiB/s .. avg_lat_us .. p50_us .. p99_us ..\n"
 		"p999_us .. max_us .. errors ..' line per job, then 'Total: ...'.\n"
 		"Exit status: 0 success, 1 I/O error or verify mismatch, 2 usage error.\n");
-}
-
-static int
-parse_u64(const char *text, uint64_t max, uint64_t *out)
-{
-	char *end;
-
-	if (text[0] == '-' || text[0] == '\0')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(text, &end, 0);
-	if (errno != 0 || *end != '\0' || *out > max)
-		return -EINVAL;
-	return 0;
-}
-
-/* "4096", "4k", "4K", "128KiB", "1M", "1m". */
-static int
-parse_size(const char *text, uint64_t *out)
-{
-	uint64_t mult = 1, v;
-	char *end;
-
-	if (text[0] < '0' || text[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno != 0)
-		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k':
-	case 'K':
-		mult = 1024;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		mult = 1024 * 1024;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		mult = 1024 * 1024 * 1024;
-		end++;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (strcmp(end, "") != 0 && strcmp(end, "B") != 0 && strcmp(end, "iB") != 0)
-		return -EINVAL;
-	if (v == 0 || v > UINT64_MAX / mult)
-		return -EINVAL;
-	*out = v * mult;
-	return 0;
 }
 
 static int usage_error(const char *fmt, const char *arg) __attribute__((format(printf, 1, 0)));
@@ -219,13 +164,13 @@ bp_parse_args(int argc, char **argv, struct bp_opts *opts)
 			opts->bdevs[opts->num_bdevs++] = optarg;
 			break;
 		case 'q':
-			if (parse_u64(optarg, 65536, &v) != 0 || v == 0)
+			if (tool_parse_u64(optarg, 65536, &v) != 0 || v == 0)
 				return usage_error("-q must be 1 to 65536, not '%s'", optarg);
 			opts->queue_depth = (uint32_t)v;
 			break;
 		case 'o':
-			if (parse_size(optarg, &opts->io_size) != 0 || opts->io_size % 512 != 0 ||
-			    opts->io_size > 64u * 1024 * 1024)
+			if (tool_parse_size(optarg, &opts->io_size) != 0 || opts->io_size == 0 ||
+			    opts->io_size % 512 != 0 || opts->io_size > 64u * 1024 * 1024)
 				return usage_error("-o must be a size in bytes (4096, 4k, 128K), a "
 						   "multiple of 512 up to 64M, not '%s'", optarg);
 			break;
@@ -241,13 +186,13 @@ bp_parse_args(int argc, char **argv, struct bp_opts *opts)
 				return usage_error("unknown workload '%s'", optarg);
 			break;
 		case 'M':
-			if (parse_u64(optarg, 100, &v) != 0)
+			if (tool_parse_u64(optarg, 100, &v) != 0)
 				return usage_error("-M must be 0 to 100, not '%s'", optarg);
 			opts->read_percent = (uint32_t)v;
 			has_mix = true;
 			break;
 		case 't':
-			if (parse_u64(optarg, 86400 * 365, &opts->seconds) != 0 || opts->seconds == 0)
+			if (tool_parse_u64(optarg, 86400 * 365, &opts->seconds) != 0 || opts->seconds == 0)
 				return usage_error("-t must be a number of seconds, not '%s'", optarg);
 			has_time = true;
 			break;
@@ -268,14 +213,14 @@ bp_parse_args(int argc, char **argv, struct bp_opts *opts)
 			opts->poll_mode = mode;
 			break;
 		case OPT_SEED:
-			if (parse_u64(optarg, UINT64_MAX, &opts->seed) != 0)
+			if (tool_parse_u64(optarg, UINT64_MAX, &opts->seed) != 0)
 				return usage_error("--seed must be a number, not '%s'", optarg);
 			break;
 		case OPT_ONCE:
 			opts->once = true;
 			break;
 		case OPT_PATTERN:
-			if (parse_u64(optarg, 0xffff, &opts->pattern_seed) != 0)
+			if (tool_parse_u64(optarg, 0xffff, &opts->pattern_seed) != 0)
 				return usage_error("--pattern must be 0 to 65535, not '%s'", optarg);
 			opts->has_pattern = true;
 			break;

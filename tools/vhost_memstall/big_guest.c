@@ -353,7 +353,7 @@ ms_big_touch(struct ms_big *g)
 	struct ms_blk *b = &g->blk;
 	uint64_t per_piece = BIG_PIECE / g->o->touch_io, total = g->npieces * per_piece;
 	uint64_t sectors = g->o->touch_io / 512, next = 0, done = 0, failed = 0;
-	uint64_t t0 = ms_now_ns();
+	uint64_t t0 = tool_now_ns();
 	uint32_t s;
 	bool ok, bad;
 	int slot;
@@ -370,7 +370,7 @@ ms_big_touch(struct ms_big *g)
 				g->next_sector = 0;
 			}
 			if (ms_blk_read(b, (uint32_t)slot, g->next_sector, gpa, g->o->touch_io,
-					ms_now_ns()) != 0) {
+					tool_now_ns()) != 0) {
 				snprintf(b->dev.err, sizeof(b->dev.err), "ring full");
 				return -ENOSPC;
 			}
@@ -387,14 +387,14 @@ ms_big_touch(struct ms_big *g)
 			done++;
 		}
 		if (done < total) {
-			if (ms_now_ns() - t0 > TOUCH_TIMEOUT_NS) {
+			if (tool_now_ns() - t0 > TOUCH_TIMEOUT_NS) {
 				snprintf(b->dev.err, sizeof(b->dev.err), "I/O did not complete");
 				return -ETIMEDOUT;
 			}
 			wait_call(b);
 		}
 	}
-	stat_add(g, T_TOUCH, ms_now_ns() - t0, failed == 0);
+	stat_add(g, T_TOUCH, tool_now_ns() - t0, failed == 0);
 	if (failed > 0) {
 		snprintf(b->dev.err, sizeof(b->dev.err), "%" PRIu64 " reads failed", failed);
 		return -EIO;
@@ -414,13 +414,13 @@ static uint64_t
 step_begin(struct ms_victim *v, enum ms_phase ph)
 {
 	ms_set_phase(v, ph);
-	return ms_now_ns();
+	return tool_now_ns();
 }
 
 static int
 step_end(struct ms_big *g, enum ms_timed_op op, uint64_t t0, int rc)
 {
-	stat_add(g, op, ms_now_ns() - t0, rc == 0);
+	stat_add(g, op, tool_now_ns() - t0, rc == 0);
 	if (rc == 0) {
 		ms_sleep_ms(g->o->settle_ms);
 	}

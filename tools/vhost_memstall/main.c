@@ -65,31 +65,6 @@ usage(FILE *f)
 }
 
 static int
-parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || end == s || s[0] == '-') {
-		return -EINVAL;
-	}
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: break;
-	}
-	if (*end != '\0' || (shift > 0 && v > (UINT64_MAX >> shift))) {
-		return -EINVAL;
-	}
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
-static int
 parse_ops(const char *list, struct ms_opts *o)
 {
 	char buf[128], *tok, *save = NULL;
@@ -160,7 +135,7 @@ parse_opts(int argc, char **argv, struct ms_opts *o)
 			}
 			continue;
 		}
-		if (c == '?' || parse_size(optarg, &v) != 0) {
+		if (c == '?' || tool_parse_size(optarg, &v) != 0) {
 			goto bad;
 		}
 		switch (c) {
@@ -371,7 +346,7 @@ main(int argc, char **argv)
 	       "%" PRIu64 " MiB written by spur per round in %u-byte reads; %u iterations, "
 	       "settle %u ms\n", o.victim_sock, o.victim_depth, o.big_sock, o.guest_size >> 20,
 	       o.regions, o.touch >> 20, o.touch_io, o.iterations, o.settle_ms);
-	start = ms_now_ns();
+	start = tool_now_ns();
 	rc = ms_victim_start(v, &o, start);
 	if (rc < 0) {
 		fprintf(stderr, "spur_vhost_memstall: %s\n", v->err);

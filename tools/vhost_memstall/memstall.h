@@ -37,6 +37,7 @@
 #include <linux/virtio_blk.h>
 
 #include "frontend.h"
+#include "tool_util.h"
 
 #define MS_GIB (1ull << 30)
 #define MS_MIB (1ull << 20)
@@ -159,8 +160,6 @@ struct ms_step {
 
 /* Keep the MS_TOP_GAPS largest gaps in top (sorted, largest first). */
 void ms_gap_note(struct ms_gap *top, uint64_t gap_ns, uint64_t at_ns, enum ms_phase phase);
-
-uint64_t ms_now_ns(void);
 
 struct ms_victim;
 /*

@@ -15,15 +15,6 @@
 
 #include "memstall.h"
 
-uint64_t
-ms_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint32_t
 hist_index(uint64_t v)
 {

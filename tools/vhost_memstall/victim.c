@@ -40,18 +40,6 @@ struct victim_run {
 	uint64_t absent_ns;      /* since then: time the victim was not polling */
 };
 
-static uint64_t
-xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
 static void
 victim_fail(struct ms_victim *v, const char *what, int rc)
 {
@@ -64,7 +52,7 @@ static int
 victim_submit(struct victim_run *r, uint32_t s, uint64_t now)
 {
 	struct ms_blk *b = &r->v->blk;
-	uint64_t blk = xorshift(&r->rng) % r->blocks;
+	uint64_t blk = tool_xorshift(&r->rng) % r->blocks;
 
 	return ms_blk_read(b, s, blk * (VICTIM_IO / 512), r->data_gpa[s], VICTIM_IO, now);
 }
@@ -201,7 +189,7 @@ victim_main(void *arg)
 	if (victim_setup(&r) < 0) {
 		goto out;
 	}
-	now = ms_now_ns();
+	now = tool_now_ns();
 	for (s = 0; s < v->o->victim_depth; s++) {
 		victim_submit(&r, (uint32_t)ms_blk_get_slot(&v->blk), now);
 	}
@@ -210,7 +198,7 @@ victim_main(void *arg)
 	for (iter = 0; !atomic_load_explicit(&v->stop, memory_order_relaxed); iter++) {
 		enum ms_phase ph;
 
-		now = ms_now_ns();
+		now = tool_now_ns();
 		ph = (enum ms_phase)atomic_load_explicit(&v->phase, memory_order_relaxed);
 		if (prev != 0 && now - prev > ABSENT_NS) {
 			r.absent_ns += now - prev;
@@ -230,8 +218,8 @@ victim_main(void *arg)
 		}
 	}
 	/* Drain what is in flight, without resubmitting. */
-	drain_end = ms_now_ns() + DRAIN_NS;
-	while (v->blk.inflight > 0 && (now = ms_now_ns()) < drain_end) {
+	drain_end = tool_now_ns() + DRAIN_NS;
+	while (v->blk.inflight > 0 && (now = tool_now_ns()) < drain_end) {
 		if (victim_poll(&r, now, false) < 0) {
 			break;
 		}
@@ -259,7 +247,7 @@ ms_victim_start(struct ms_victim *v, const struct ms_opts *o, uint64_t start_ns)
 	v->steps = calloc(MS_MAX_STEPS, sizeof(*v->steps));
 	vfe_init(&v->blk.dev);
 	atomic_store(&v->phase, PH_IDLE);
-	v->phase_start_ns = ms_now_ns();
+	v->phase_start_ns = tool_now_ns();
 	rc = pthread_create(&v->tid, NULL, victim_main, v);
 	if (rc != 0) {
 		snprintf(v->err, sizeof(v->err), "victim: pthread_create: %s", strerror(rc));
@@ -285,7 +273,7 @@ ms_victim_stop(struct ms_victim *v)
 void
 ms_set_phase(struct ms_victim *v, enum ms_phase p)
 {
-	uint64_t now = ms_now_ns(), cpu, wait = 0;
+	uint64_t now = tool_now_ns(), cpu, wait = 0;
 	enum ms_phase old = (enum ms_phase)atomic_load(&v->phase);
 
 	if (v->o->spur_pid > 0 && ms_proc_sched(v->o->spur_pid, v->o->spur_pid, &cpu, &wait) == 0) {

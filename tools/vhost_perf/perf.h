@@ -28,6 +28,7 @@
 #include <linux/virtio_blk.h>
 
 #include "frontend.h"
+#include "tool_util.h"
 
 #define PERF_MAX_DATA_SEGS 128
 #define PERF_HIST_SUB_BITS 7

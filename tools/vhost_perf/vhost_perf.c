@@ -53,27 +53,6 @@
 #define HIST_SUB PERF_HIST_SUB
 #define HIST_BUCKETS PERF_HIST_BUCKETS
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
-xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
 /* ---- histogram ----------------------------------------------------------------- */
 
 static uint32_t
@@ -149,29 +128,6 @@ usage(FILE *f)
 }
 
 static int
-parse_u64(const char *s, uint64_t *out, bool suffix)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || end == s || s[0] == '-')
-		return -EINVAL;
-	if (suffix && (*end == 'k' || *end == 'K')) {
-		v <<= 10;
-		end++;
-	} else if (suffix && (*end == 'm' || *end == 'M')) {
-		v <<= 20;
-		end++;
-	}
-	if (*end != '\0')
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int
 parse_opts(int argc, char **argv, struct perf_opts *o)
 {
 	enum { O_CORE = 256, O_KICK, O_PACKED, O_INDIRECT, O_NOIRQ, O_NOEVIDX, O_MEM, O_VERIFY,
@@ -210,17 +166,17 @@ parse_opts(int argc, char **argv, struct perf_opts *o)
 			o->socket = optarg;
 			break;
 		case 'n':
-			if (parse_u64(optarg, &v, false) || v == 0 || v > VFE_MAX_QUEUES)
+			if (tool_parse_u64(optarg, UINT64_MAX, &v) || v == 0 || v > VFE_MAX_QUEUES)
 				goto bad;
 			o->queues = (uint16_t)v;
 			break;
 		case 'q':
-			if (parse_u64(optarg, &v, false) || v == 0 || v > 32768)
+			if (tool_parse_u64(optarg, UINT64_MAX, &v) || v == 0 || v > 32768)
 				goto bad;
 			o->depth = (uint32_t)v;
 			break;
 		case 'o':
-			if (parse_u64(optarg, &v, true) || v == 0 || v % 512 != 0 ||
+			if (tool_parse_size(optarg, &v) || v == 0 || v % 512 != 0 ||
 			    v > (64u << 20))
 				goto bad;
 			o->io_size = (uint32_t)v;
@@ -238,17 +194,17 @@ parse_opts(int argc, char **argv, struct perf_opts *o)
 				goto bad;
 			break;
 		case 't':
-			if (parse_u64(optarg, &v, false) || v == 0 || v > 86400)
+			if (tool_parse_u64(optarg, UINT64_MAX, &v) || v == 0 || v > 86400)
 				goto bad;
 			o->seconds = (uint32_t)v;
 			break;
 		case 'S':
-			if (parse_u64(optarg, &v, false) || v == 0 || v > 32768)
+			if (tool_parse_u64(optarg, UINT64_MAX, &v) || v == 0 || v > 32768)
 				goto bad;
 			o->queue_size = (uint16_t)v;
 			break;
 		case O_CORE:
-			if (parse_u64(optarg, &v, false) || v >= CPU_SETSIZE)
+			if (tool_parse_u64(optarg, UINT64_MAX, &v) || v >= CPU_SETSIZE)
 				goto bad;
 			o->core = (int)v;
 			break;
@@ -278,7 +234,7 @@ parse_opts(int argc, char **argv, struct perf_opts *o)
 			o->verify = true;
 			break;
 		case O_MEM:
-			if (parse_u64(optarg, &v, false) || v == 0 || v > (1u << 20))
+			if (tool_parse_u64(optarg, UINT64_MAX, &v) || v == 0 || v > (1u << 20))
 				goto bad;
 			o->mem_mib = v;
 			break;
@@ -291,12 +247,12 @@ parse_opts(int argc, char **argv, struct perf_opts *o)
 				goto bad;
 			break;
 		case O_TARGET:
-			if (parse_u64(optarg, &v, false) || v > 255)
+			if (tool_parse_u64(optarg, UINT64_MAX, &v) || v > 255)
 				goto bad;
 			o->scsi_target = (uint8_t)v;
 			break;
 		case O_LUN:
-			if (parse_u64(optarg, &v, false) || v > 16383)
+			if (tool_parse_u64(optarg, UINT64_MAX, &v) || v > 16383)
 				goto bad;
 			o->scsi_lun = (uint16_t)v;
 			break;
@@ -404,7 +360,7 @@ add_slot(struct perf *p, struct perf_qstate *qs, uint32_t s)
 int
 perf_sync(struct perf *p, struct perf_qstate *qs, uint32_t s, uint32_t *len)
 {
-	uint64_t deadline = now_ns() + SYNC_TIMEOUT_NS;
+	uint64_t deadline = tool_now_ns() + SYNC_TIMEOUT_NS;
 	uint16_t want = (uint16_t)(p->o.packed ? s : s * qs->stride), id;
 	int rc;
 
@@ -417,7 +373,7 @@ perf_sync(struct perf *p, struct perf_qstate *qs, uint32_t s, uint32_t *len)
 	vfe_publish(qs->q);
 	vfe_kick(qs->q);
 	while (!vfe_get_used(qs->q, &id, len)) {
-		if (now_ns() > deadline) {
+		if (tool_now_ns() > deadline) {
 			snprintf(p->dev.err, sizeof(p->dev.err),
 				 "queue %u: set-up request not answered in 5 s", qs->q->index);
 			return -ETIMEDOUT;
@@ -619,7 +575,7 @@ prepare_verify(struct perf *p, struct perf_qstate *qs, uint32_t s)
 		memset(sl->rdata, 0, p->o.io_size);
 		return sl->rdata_gpa;
 	}
-	sl->offset = ((xorshift(&qs->rng) % (ios_on_disk / stripes)) * stripes + mine) *
+	sl->offset = ((tool_xorshift(&qs->rng) % (ios_on_disk / stripes)) * stripes + mine) *
 		     p->o.io_size;
 	fill_pattern(sl->data, p->o.io_size, sl->offset, sl->gen);
 	return sl->data_gpa;
@@ -637,7 +593,7 @@ submit(struct perf *p, struct perf_qstate *qs, uint32_t s, uint64_t now)
 	} else {
 		sl->write = is_write(p->o.wl);
 		if (p->o.wl == WL_RANDREAD || p->o.wl == WL_RANDWRITE) {
-			sl->offset = (xorshift(&qs->rng) % ios_on_disk) * p->o.io_size;
+			sl->offset = (tool_xorshift(&qs->rng) % ios_on_disk) * p->o.io_size;
 		} else {
 			if (qs->next_offset + p->o.io_size > ios_on_disk * p->o.io_size)
 				qs->next_offset = 0;
@@ -676,7 +632,7 @@ poll_queue(struct perf *p, struct perf_qstate *qs)
 		int rc;
 
 		if (!any) {
-			now = now_ns();
+			now = tool_now_ns();
 			any = true;
 		}
 		if (id % qs->stride != 0 || s >= p->o.depth || qs->inflight == 0) {
@@ -736,7 +692,7 @@ run(struct perf *p)
 	uint32_t inflight;
 	int rc = 0;
 
-	start = now_ns();
+	start = tool_now_ns();
 	p->end_ns = start + (uint64_t)p->o.seconds * 1000000000ull;
 	for (uint16_t qi = 0; qi < p->o.queues; qi++) {
 		for (uint32_t s = 0; s < p->o.depth; s++)
@@ -752,7 +708,7 @@ run(struct perf *p)
 		}
 		if ((iter & 63) != 0)
 			continue;
-		uint64_t now = now_ns();
+		uint64_t now = tool_now_ns();
 
 		if (!p->stopping && now >= p->end_ns)
 			p->stopping = true;
