@@ -10,8 +10,8 @@ set -eu
 BUILD=${1:-build}
 T=${SECONDS_PER_RUN:-5}
 FILE=${BENCH_FILE:-/var/tmp/spur-bench.img}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 if [ ! -f "$FILE" ] || [ "$(stat -c %s "$FILE")" -lt 1073741824 ]; then
 	dd if=/dev/urandom of="$FILE" bs=1M count=1024 status=none
@@ -47,7 +47,8 @@ row() { # label qd spur peer
 			l, q, a[1], a[2], b[1], b[2], (b[1] > 0 ? a[1] / b[1] : 0) }'
 }
 
-echo "# machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r); $T s per run, 4 KiB randread, core 0"
+machine_header
+echo "# $T s per run, 4 KiB randread, core 0"
 NULLCFG=$(bdev N0 bdev_null_create '{"name":"N0","num_blocks":262144,"block_size":4096,"zero_reads":false}')
 MALLOCCFG=$(bdev M0 bdev_malloc_create '{"name":"M0","num_blocks":262144,"block_size":4096}')
 PCCFG=$(bdev U0 bdev_uring_create "{\"name\":\"U0\",\"filename\":\"$FILE\",\"block_size\":4096,\"use_direct_io\":false}")

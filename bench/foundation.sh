@@ -10,8 +10,8 @@ set -eu
 BUILD=${1:-build}
 IDLE_S=${IDLE_S:-10}
 WAKEUPS=${WAKEUPS:-10000}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # CPU seconds (utime+stime) of a process, from /proc.
 cpu_ticks() {
@@ -29,12 +29,13 @@ idle_cpu() { # name, command...
 	t1=$(cpu_ticks $pid)
 	kill -TERM $pid
 	wait $pid || true
+	pid=
 	hz=$(getconf CLK_TCK)
 	awk -v n="$name" -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$IDLE_S" \
 		'BEGIN { printf "idle_cpu %-28s %6.2f %% of a core\n", n, (b - a) * 100 / hz / s }'
 }
 
-echo "# machine: $(nproc) cores, $(awk '/model name/ { $1 = $2 = $3 = ""; print; exit }' /proc/cpuinfo | sed 's/^ *//'), kernel $(uname -r)"
+machine_header
 for mode in adaptive interrupt busy; do
 	idle_cpu "spur --poll-mode $mode" "$BUILD/bin/spur" -r "$tmp/spur.sock" --poll-mode $mode
 done

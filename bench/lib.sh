@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # SPDX-License-Identifier: BSD-3-Clause
-# Sourced by the bench scripts that run a daemon (POSIX sh): a temporary
-# directory removed at exit with the daemon stopped, the machine header,
+# Sourced by the bench shell scripts (POSIX sh): a temporary directory
+# removed at exit with any daemon still running stopped, the machine header,
 # starting spur with its RPC socket and vhost socket directory in that
 # directory, spurctl calls, waiting for a socket, stopping the daemon.
 # The sourcing script sets BUILD first (SPUR_BUILD, the build whose spur
