@@ -292,25 +292,28 @@ p_kick_reserved_bits(struct hv *h)
 
 /* ---- queue indices -------------------------------------------------------------------- */
 
-static int
-p_qidx_num(struct hv *h)
-{
-	struct vhost_vring_state st = {.index = HV_QUEUES, .num = HV_QSIZE};
+/*
+ * A message whose payload is a vhost_vring_state (SET_VRING_NUM / BASE /
+ * ENABLE) with a bad index or value: refused (failed REPLY_ACK), then the
+ * connection closes. features: negotiate the split-ring features first.
+ */
+struct state_case {
+	uint32_t request;
+	uint32_t index, num;
+	bool features;
+};
 
-	if (hv_open_default(h) < 0)
+static int
+p_state_refused(struct hv *h)
+{
+	const struct state_case *c = h->arg;
+	struct vhost_vring_state st = {.index = c->index, .num = c->num};
+
+	if (hv_open_default(h) < 0 || (c->features && hv_features(h, HV_SPLIT_FEATURES) < 0))
 		return -1;
-	return hv_send_nack_close(h, VFE_SET_VRING_NUM, &st, sizeof(st), NULL, 0);
+	return hv_send_nack_close(h, c->request, &st, sizeof(st), NULL, 0);
 }
 
-static int
-p_qidx_num_huge(struct hv *h)
-{
-	struct vhost_vring_state st = {.index = UINT32_MAX, .num = HV_QSIZE};
-
-	if (hv_open_default(h) < 0)
-		return -1;
-	return hv_send_nack_close(h, VFE_SET_VRING_NUM, &st, sizeof(st), NULL, 0);
-}
 
 static int
 p_qidx_addr(struct hv *h)
@@ -321,16 +324,6 @@ p_qidx_addr(struct hv *h)
 		return -1;
 	a.desc_user_addr = a.avail_user_addr = a.used_user_addr = (uint64_t)(uintptr_t)h->d.mem;
 	return hv_send_nack_close(h, VFE_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
-}
-
-static int
-p_qidx_base(struct hv *h)
-{
-	struct vhost_vring_state st = {.index = HV_QUEUES, .num = 0};
-
-	if (hv_open_default(h) < 0)
-		return -1;
-	return hv_send_nack_close(h, VFE_SET_VRING_BASE, &st, sizeof(st), NULL, 0);
 }
 
 static int
@@ -367,16 +360,6 @@ p_qidx_err(struct hv *h)
 }
 
 static int
-p_qidx_enable(struct hv *h)
-{
-	struct vhost_vring_state st = {.index = HV_QUEUES, .num = 1};
-
-	if (hv_open_default(h) < 0)
-		return -1;
-	return hv_send_nack_close(h, VFE_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0);
-}
-
-static int
 p_qidx_get_base(struct hv *h)
 {
 	struct vhost_vring_state st = {.index = HV_QUEUES, .num = 0};
@@ -388,53 +371,6 @@ p_qidx_get_base(struct hv *h)
 }
 
 /* ---- ring sizes and ring state ------------------------------------------------------ */
-
-static int
-ring_num_refused(struct hv *h, uint32_t num)
-{
-	struct vhost_vring_state st = {.index = 0, .num = num};
-
-	if (hv_open_default(h) < 0 || hv_features(h, HV_SPLIT_FEATURES) < 0)
-		return -1;
-	return hv_send_nack_close(h, VFE_SET_VRING_NUM, &st, sizeof(st), NULL, 0);
-}
-
-static int
-p_ring_size_zero(struct hv *h)
-{
-	return ring_num_refused(h, 0);
-}
-
-/* Above spur's cap (VHOST_MAX_QUEUE_SIZE, 1024) though a legal virtio size. */
-static int
-p_ring_size_2048(struct hv *h)
-{
-	return ring_num_refused(h, 2048);
-}
-
-static int
-p_ring_size_32768(struct hv *h)
-{
-	return ring_num_refused(h, 32768);
-}
-
-static int
-p_ring_size_32769(struct hv *h)
-{
-	return ring_num_refused(h, 32769);
-}
-
-static int
-p_ring_size_65536(struct hv *h)
-{
-	return ring_num_refused(h, 65536);
-}
-
-static int
-p_ring_size_npot(struct hv *h)
-{
-	return ring_num_refused(h, 100);
-}
 
 static int
 p_ring_size_max_ok(struct hv *h)
@@ -460,16 +396,6 @@ p_ring_last_queue_ok(struct hv *h)
 }
 
 static int
-p_base_reserved_bits(struct hv *h)
-{
-	struct vhost_vring_state st = {.index = 0, .num = 0x10000};
-
-	if (hv_open_default(h) < 0 || hv_features(h, HV_SPLIT_FEATURES) < 0)
-		return -1;
-	return hv_send_nack_close(h, VFE_SET_VRING_BASE, &st, sizeof(st), NULL, 0);
-}
-
-static int
 p_addr_log_flag(struct hv *h)
 {
 	struct vhost_vring_addr a = {.index = 0, .flags = 1u << VHOST_VRING_F_LOG};
@@ -487,16 +413,6 @@ p_addr_unknown_flags(struct hv *h)
 	if (hv_open_default(h) < 0)
 		return -1;
 	return hv_send_nack_close(h, VFE_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
-}
-
-static int
-p_enable_bad_value(struct hv *h)
-{
-	struct vhost_vring_state st = {.index = 0, .num = 2};
-
-	if (hv_open_default(h) < 0)
-		return -1;
-	return hv_send_nack_close(h, VFE_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0);
 }
 
 /* GET_VRING_BASE of rings never started: answered with their base, nothing breaks. */
@@ -782,6 +698,10 @@ p_connect_flood(struct hv *h)
 
 /* ---- the table ---------------------------------------------------------------------- */
 
+/* A refused vhost_vring_state message: name, log, request, index, num, features first. */
+#define STATE(name, log, ...) \
+	HV_SCENARIO_ARG(name, log, p_state_refused, (&(const struct state_case){__VA_ARGS__}))
+
 const struct hv_scenario hv_proto_scenarios[] = {
 	HV_SCENARIO("size-short", "SET_VRING_NUM: payload of 4 bytes (expected 8..8)",
 	            p_size_short),
@@ -815,40 +735,43 @@ const struct hv_scenario hv_proto_scenarios[] = {
 	            p_call_fd_missing),
 	HV_SCENARIO("kick-reserved-bits", "SET_VRING_KICK: reserved bits set in 0x300",
 	            p_kick_reserved_bits),
-	HV_SCENARIO("qidx-num", "SET_VRING_NUM: queue index 64 out of range", p_qidx_num),
-	HV_SCENARIO("qidx-num-huge", "SET_VRING_NUM: queue index 4294967295 out of range",
-	            p_qidx_num_huge),
+	STATE("qidx-num", "SET_VRING_NUM: queue index 64 out of range",
+	      VFE_SET_VRING_NUM, HV_QUEUES, HV_QSIZE, false),
+	STATE("qidx-num-huge", "SET_VRING_NUM: queue index 4294967295 out of range",
+	      VFE_SET_VRING_NUM, UINT32_MAX, HV_QSIZE, false),
 	HV_SCENARIO("qidx-addr", "SET_VRING_ADDR: queue index 64 out of range", p_qidx_addr),
-	HV_SCENARIO("qidx-base", "SET_VRING_BASE: queue index 64 out of range", p_qidx_base),
+	STATE("qidx-base", "SET_VRING_BASE: queue index 64 out of range",
+	      VFE_SET_VRING_BASE, HV_QUEUES, 0, false),
 	HV_SCENARIO("qidx-kick", "SET_VRING_KICK: queue index 64 out of range", p_qidx_kick),
 	HV_SCENARIO("qidx-call", "SET_VRING_CALL: queue index 255 out of range", p_qidx_call),
 	HV_SCENARIO("qidx-err", "SET_VRING_ERR: queue index 64 out of range", p_qidx_err),
-	HV_SCENARIO("qidx-enable", "SET_VRING_ENABLE: queue index 64 out of range", p_qidx_enable),
+	STATE("qidx-enable", "SET_VRING_ENABLE: queue index 64 out of range",
+	      VFE_SET_VRING_ENABLE, HV_QUEUES, 1, false),
 	HV_SCENARIO("qidx-get-base", "GET_VRING_BASE: queue index 64 out of range",
 	            p_qidx_get_base),
-	HV_SCENARIO("ring-size-zero", "SET_VRING_NUM: ring size 0 is not in 1..1024",
-	            p_ring_size_zero),
-	HV_SCENARIO("ring-size-2048", "SET_VRING_NUM: ring size 2048 is not in 1..1024",
-	            p_ring_size_2048),
-	HV_SCENARIO("ring-size-32768", "SET_VRING_NUM: ring size 32768 is not in 1..1024",
-	            p_ring_size_32768),
-	HV_SCENARIO("ring-size-32769", "SET_VRING_NUM: ring size 32769 is not in 1..1024",
-	            p_ring_size_32769),
-	HV_SCENARIO("ring-size-65536", "SET_VRING_NUM: ring size 65536 is not in 1..1024",
-	            p_ring_size_65536),
-	HV_SCENARIO("ring-size-npot", "SET_VRING_NUM: ring size 100 is not a power of two",
-	            p_ring_size_npot),
+	STATE("ring-size-zero", "SET_VRING_NUM: ring size 0 is not in 1..1024",
+	      VFE_SET_VRING_NUM, 0, 0, true),
+	/* Above spur's cap (VHOST_MAX_QUEUE_SIZE, 1024), though a legal virtio size. */
+	STATE("ring-size-2048", "SET_VRING_NUM: ring size 2048 is not in 1..1024",
+	      VFE_SET_VRING_NUM, 0, 2048, true),
+	STATE("ring-size-32768", "SET_VRING_NUM: ring size 32768 is not in 1..1024",
+	      VFE_SET_VRING_NUM, 0, 32768, true),
+	STATE("ring-size-32769", "SET_VRING_NUM: ring size 32769 is not in 1..1024",
+	      VFE_SET_VRING_NUM, 0, 32769, true),
+	STATE("ring-size-65536", "SET_VRING_NUM: ring size 65536 is not in 1..1024",
+	      VFE_SET_VRING_NUM, 0, 65536, true),
+	STATE("ring-size-npot", "SET_VRING_NUM: ring size 100 is not a power of two",
+	      VFE_SET_VRING_NUM, 0, 100, true),
 	HV_SCENARIO("ring-size-max-ok", NULL, p_ring_size_max_ok),
 	HV_SCENARIO("ring-last-queue-ok", NULL, p_ring_last_queue_ok),
-	HV_SCENARIO("base-reserved-bits",
-	            "SET_VRING_BASE: queue 0: base 0x10000 sets reserved bits",
-	            p_base_reserved_bits),
+	STATE("base-reserved-bits", "SET_VRING_BASE: queue 0: base 0x10000 sets reserved bits",
+	      VFE_SET_VRING_BASE, 0, 0x10000, true),
 	HV_SCENARIO("addr-log-flag", "SET_VRING_ADDR: queue 0: dirty logging is not supported",
 	            p_addr_log_flag),
 	HV_SCENARIO("addr-unknown-flags", "SET_VRING_ADDR: queue 0: unknown flags 0x2",
 	            p_addr_unknown_flags),
-	HV_SCENARIO("enable-bad-value", "SET_VRING_ENABLE: queue 0: enable value 2 is not 0 or 1",
-	            p_enable_bad_value),
+	STATE("enable-bad-value", "SET_VRING_ENABLE: queue 0: enable value 2 is not 0 or 1",
+	      VFE_SET_VRING_ENABLE, 0, 2, false),
 	HV_SCENARIO("get-base-idle", NULL, p_get_base_idle),
 	HV_SCENARIO("features-unoffered",
 	            "SET_FEATURES: feature bits 0x8000000000000000 were not offered",
@@ -877,4 +800,6 @@ const struct hv_scenario hv_proto_scenarios[] = {
 	            p_fds_then_eof),
 	HV_SCENARIO("connect-flood", NULL, p_connect_flood),
 };
+#undef STATE
+
 const size_t hv_proto_count = sizeof(hv_proto_scenarios) / sizeof(hv_proto_scenarios[0]);
