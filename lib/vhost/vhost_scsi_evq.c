@@ -281,40 +281,42 @@ vhost_scsi_evq_stop(struct vhost_queue *q, void (*done)(struct vhost_queue *q))
 	done(q);
 }
 
+/* Take the element in evq->spare (popped or re-read) as an event buffer (ctx: the evq). */
+static void
+evq_handle(void *ctx, enum virtq_pop_result r)
+{
+	struct vhost_scsi_evq *evq = ctx;
+
+	if (evq->spare.id >= evq->size) {
+		vhost_queue_mark_broken(evq->q, evq->sc->ctrlr->name, &evq->warned_broken,
+					"element id beyond the queue size", evq->spare.id);
+		return;
+	}
+	evq_hold(evq, r);
+}
+
+/* Deliver the events that waited for a buffer (under the controller's event lock). */
+static void
+evq_deliver(struct vhost_scsi_evq *evq)
+{
+	pthread_mutex_lock(&evq->sc->ev_lock);
+	evq_deliver_locked(evq);
+	pthread_mutex_unlock(&evq->sc->ev_lock);
+}
+
 int
 vhost_scsi_evq_poll(struct vhost_queue *q)
 {
 	struct vhost_scsi_evq *evq = q->backend_ctx;
-	int n = 0;
+	int n;
 	bool busy;
 
 	if (evq == NULL)
 		return SPUR_POLLER_IDLE;
-	for (; n < EVQ_POLL_BUDGET && !q->vq.broken; n++) {
-		enum virtq_pop_result r = virtq_pop(&q->vq, &evq->spare);
-
-		if (r == VIRTQ_POP_EMPTY)
-			break;
-		if (r == VIRTQ_POP_BROKEN) {
-			if (!evq->warned_broken)
-				SPUR_ERRLOG("%s event queue: ring broken by the driver\n",
-					    evq->sc->ctrlr->name);
-			evq->warned_broken = true;
-			break;
-		}
-		if (evq->spare.id >= evq->size) {
-			q->vq.broken = true;
-			q->vq.broken_reason = "element id beyond the queue size";
-			break;
-		}
-		evq_hold(evq, r);
-	}
-	if (n > 0) {
-		/* New buffers: events that waited for one go now. */
-		pthread_mutex_lock(&evq->sc->ev_lock);
-		evq_deliver_locked(evq);
-		pthread_mutex_unlock(&evq->sc->ev_lock);
-	}
+	n = vhost_queue_pop_batch(q, &evq->spare, EVQ_POLL_BUDGET, evq->sc->ctrlr->name,
+				  &evq->warned_broken, evq_handle, evq);
+	if (n > 0)
+		evq_deliver(evq); /* new buffers: events that waited for one go now */
 	busy = vhost_queue_poll_flush(q, &evq->unflushed, n > 0);
 	return busy ? SPUR_POLLER_BUSY : SPUR_POLLER_IDLE;
 }
@@ -326,18 +328,8 @@ vhost_scsi_evq_resubmit(struct vhost_queue *q, const uint16_t *ids, int count)
 
 	if (evq == NULL)
 		return;
-	for (int i = 0; i < count && !q->vq.broken; i++) {
-		enum virtq_pop_result r = virtq_get_elem(&q->vq, ids[i], &evq->spare);
-
-		if (r == VIRTQ_POP_EMPTY || r == VIRTQ_POP_BROKEN)
-			continue;
-		evq_hold(evq, r);
-	}
-	SPUR_NOTICELOG("%s event queue: holding %u event buffer(s) again after the restart\n",
-		       evq->sc->ctrlr->name, evq->nheld);
-	pthread_mutex_lock(&evq->sc->ev_lock);
-	evq_deliver_locked(evq);
-	pthread_mutex_unlock(&evq->sc->ev_lock);
+	vhost_queue_resubmit(q, &evq->spare, evq->sc->ctrlr->name, ids, count, evq_handle, evq);
+	evq_deliver(evq);
 	if (evq->unflushed != 0)
 		evq_flush(evq);
 }
