@@ -17,6 +17,34 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 _guest_dir = None
 
+# Shell helpers for scenarios with virtio-scsi disks: disk_of T prints the
+# sdX of target T (LUN 0); wait_disk T [TENTHS] waits for it to be a block
+# device, up to TENTHS tenths of a second (default 600: 60 s); wait_gone T
+# waits up to 60 s for it to disappear.
+SCSI_DISK_SH = """
+disk_of() {
+    for d in /sys/bus/scsi/devices/*:0:$1:0/block/*; do
+        [ -e "$d" ] && { basename "$d"; return 0; }
+    done
+    return 1
+}
+wait_disk() {
+    i=0
+    while ! D=$(disk_of $1) || [ ! -b /dev/$D ]; do
+        i=$((i + 1)); [ $i -gt ${2:-600} ] && return 1
+        sleep 0.1
+    done
+    echo $D
+}
+wait_gone() {
+    i=0
+    while disk_of $1 >/dev/null; do
+        i=$((i + 1)); [ $i -gt 600 ] && return 1
+        sleep 0.1
+    done
+}
+"""
+
 
 def guest_dir():
     global _guest_dir

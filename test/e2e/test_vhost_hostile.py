@@ -43,10 +43,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
 import guest  # noqa: E402
-from spurtest import BUILD_DIR, SpurTestCase  # noqa: E402
+from spurtest import BUILD_DIR, SpurTestCase, vhost_perf  # noqa: E402
 
 HOSTILE = os.path.join(BUILD_DIR, "test", "e2e", "spur_hostile_vhost")
-VHOST_PERF = os.path.join(BUILD_DIR, "bin", "spur_vhost_perf")
 ATTACKED, HEALTHY = "vhost.0", "vhost.1"
 SCSI = "vscsi.0"             # the attacked vhost-scsi controller
 SCSI_TARGETS = {0: "S0", 1: "D1"}
@@ -63,23 +62,9 @@ def controller_of(attack):
 
 
 # What the QEMU guest does at the end: find both SCSI targets, write and read back.
-GUEST_SCRIPT = """
-disk_of() {
-    for d in /sys/bus/scsi/devices/*:0:$1:0/block/*; do
-        [ -e "$d" ] && { basename "$d"; return 0; }
-    done
-    return 1
-}
-wait_disk() {
-    i=0
-    while ! D=$(disk_of $1) || [ ! -b /dev/$D ]; do
-        i=$((i + 1)); [ $i -gt 900 ] && return 1
-        sleep 0.1
-    done
-    echo $D
-}
-D0=$(wait_disk 0) || exit 2
-D1=$(wait_disk 1) || exit 3
+GUEST_SCRIPT = guest.SCSI_DISK_SH + """
+D0=$(wait_disk 0 900) || exit 2
+D1=$(wait_disk 1 900) || exit 3
 dd if=/dev/urandom of=/tmp/p bs=64k count=16 2>/dev/null
 dd if=/tmp/p of=/dev/$D0 bs=64k seek=8 oflag=direct conv=fsync 2>/dev/null || exit 4
 A=$(md5sum /tmp/p | cut -d' ' -f1)
@@ -120,10 +105,8 @@ class HealthyGuest(threading.Thread):
     def run(self):
         while not self.stopping.is_set():
             try:
-                p = subprocess.run([VHOST_PERF, "-s", self.sock, "-t", "2", "-q", "8", "-n", "2",
-                                    "--verify"], stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, timeout=120)
-                self.runs.append((p.returncode, p.stdout.decode(errors="replace")))
+                status, out, _ = vhost_perf(self.sock, "-t", 2, "-q", 8, "-n", 2, "--verify")
+                self.runs.append((status, out))
             except subprocess.TimeoutExpired as e:
                 self.runs.append((-1, f"spur_vhost_perf hung: {e}"))
 
@@ -284,10 +267,8 @@ class VhostHostileTest(SpurTestCase):
         self.assertEqual(rc, 0, out)
         rc, out = self.tool("scsi-healthy")
         self.assertEqual(rc, 0, out)
-        p = subprocess.run([VHOST_PERF, "-s", self.sock(HEALTHY), "-t", "1", "-q", "8", "-n",
-                            "2", "--verify"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=120)
-        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
+        status, out, _ = vhost_perf(self.sock(HEALTHY), "-t", 1, "-q", 8, "-n", 2, "--verify")
+        self.assertEqual(status, 0, out)
         time.sleep(0.5)
         baseline = len(self.spur_fds())
 
@@ -338,10 +319,8 @@ class VhostHostileTest(SpurTestCase):
                          + "\n".join(failures))
 
         # The attacked controller, by the independent frontend.
-        p = subprocess.run([VHOST_PERF, "-s", self.sock(ATTACKED), "-t", "1", "--verify"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
-        out = p.stdout.decode(errors="replace")
-        self.assertEqual(p.returncode, 0, out)
+        status, out, _ = vhost_perf(self.sock(ATTACKED), "-t", 1, "--verify")
+        self.assertEqual(status, 0, out)
         self.assertIn("verify: 0 mismatches", out)
 
         # The attacked scsi controller, by Linux's virtio-scsi driver in a QEMU guest.

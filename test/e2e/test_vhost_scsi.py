@@ -23,32 +23,8 @@ sys.path.insert(0, HERE)
 import guest  # noqa: E402
 from spurtest import SpurTestCase  # noqa: E402
 
-# Shell helpers every scenario starts with. disk_of T prints the sdX of
-# target T (LUN 0); wait_disk T waits up to 60 s for it; wait_gone T waits
-# for it to disappear.
-PRELUDE = """
-disk_of() {
-    for d in /sys/bus/scsi/devices/*:0:$1:0/block/*; do
-        [ -e "$d" ] && { basename "$d"; return 0; }
-    done
-    return 1
-}
-wait_disk() {
-    i=0
-    while ! D=$(disk_of $1) || [ ! -b /dev/$D ]; do
-        i=$((i + 1)); [ $i -gt 600 ] && return 1
-        sleep 0.1
-    done
-    echo $D
-}
-wait_gone() {
-    i=0
-    while disk_of $1 >/dev/null; do
-        i=$((i + 1)); [ $i -gt 600 ] && return 1
-        sleep 0.1
-    done
-}
-"""
+# Shell helpers every scenario starts with (guest.SCSI_DISK_SH).
+PRELUDE = guest.SCSI_DISK_SH
 
 
 def scsi_devices(sock, name="s0", queues=1):

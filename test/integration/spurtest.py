@@ -7,6 +7,7 @@ tests run against the normal and the ASan+UBSan builds.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -235,6 +236,47 @@ def bdevperf(config, *args, timeout=120):
             vals["kind"] = words[0].rstrip(":")
             figures.append(vals)
     return p.returncode, out, figures
+
+
+VHOST_PERF = os.path.join(BUILD_DIR, "bin", "spur_vhost_perf")
+
+
+def vhost_perf_total(out):
+    """The key/value figures of spur_vhost_perf's last "IOPS ..." (total) line."""
+    total = {}
+    for line in out.splitlines():
+        if line.startswith("IOPS "):
+            w = line.split()
+            total = {w[i]: float(w[i + 1]) for i in range(0, len(w) - 1, 2)}
+    return total
+
+
+def vhost_perf(sock, *args, timeout=120):
+    """Run spur_vhost_perf (a vhost-user frontend sharing no code with spur's
+    backend) on sock; returns (status, output, figures of the total line)."""
+    p = subprocess.run([VHOST_PERF, "-s", sock] + [str(a) for a in args],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    out = p.stdout.decode(errors="replace")
+    return p.returncode, out, vhost_perf_total(out)
+
+
+class VhostTestCase(SpurTestCase):
+    """A spur on cores 0 and 1 with its vhost sockets in a fresh directory
+    (TMP_PREFIX), removed after the test."""
+
+    TMP_PREFIX = "spur-vhost-"
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.mkdtemp(prefix=self.TMP_PREFIX)
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.d = self.start("-S", self.tmp, "-m", "[0,1]")
+
+    def sock(self, name):
+        return os.path.join(self.tmp, name)
+
+    def controllers(self):
+        return {c["ctrlr"]: c for c in self.d.call("vhost_get_controllers")}
 
 
 def bdev_config(*entries):

@@ -8,39 +8,14 @@ shutdown with a frontend connected."""
 import os
 import re
 import subprocess
-import tempfile
 import time
 import unittest
 
-from spurtest import BUILD_DIR, RpcError, SpurTestCase
-
-VHOST_PERF = os.path.join(BUILD_DIR, "bin", "spur_vhost_perf")
+from spurtest import VHOST_PERF, RpcError, VhostTestCase, vhost_perf as perf
 
 
-def perf(sock, *args, timeout=120):
-    """Run spur_vhost_perf; returns (status, output, figures of the total line)."""
-    p = subprocess.run([VHOST_PERF, "-s", sock] + [str(a) for a in args],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-    out = p.stdout.decode(errors="replace")
-    total = {}
-    for line in out.splitlines():
-        if line.startswith("IOPS "):
-            w = line.split()
-            total = {w[i]: float(w[i + 1]) for i in range(0, len(w) - 1, 2)}
-    return p.returncode, out, total
-
-
-class VhostBlkFrontendTest(SpurTestCase):
-    def setUp(self):
-        super().setUp()
-        self.tmp = tempfile.mkdtemp(prefix="spur-vblk-")
-        self.d = self.start("-S", self.tmp, "-m", "[0,1]")
-
-    def sock(self, name):
-        return os.path.join(self.tmp, name)
-
-    def controllers(self):
-        return {c["ctrlr"]: c for c in self.d.call("vhost_get_controllers")}
+class VhostBlkFrontendTest(VhostTestCase):
+    TMP_PREFIX = "spur-vblk-"
 
     def assert_error(self, code, method, params, *words):
         before = self.d.call("save_config")

@@ -8,45 +8,15 @@ indirect tables, several queues and large requests, next to a vhost-blk
 controller under load in the same process; the tool's refusals (packed
 rings, a missing target or LUN); a target removed under load; and a
 shutdown with a frontend connected."""
-import os
 import subprocess
-import tempfile
 import time
 import unittest
 
-from spurtest import BUILD_DIR, SpurTestCase
-
-VHOST_PERF = os.path.join(BUILD_DIR, "bin", "spur_vhost_perf")
+from spurtest import VHOST_PERF, VhostTestCase, vhost_perf as perf, vhost_perf_total
 
 
-def parse_total(out):
-    total = {}
-    for line in out.splitlines():
-        if line.startswith("IOPS "):
-            w = line.split()
-            total = {w[i]: float(w[i + 1]) for i in range(0, len(w) - 1, 2)}
-    return total
-
-
-def perf(sock, *args, timeout=120):
-    """Run spur_vhost_perf; returns (status, output, figures of the total line)."""
-    p = subprocess.run([VHOST_PERF, "-s", sock] + [str(a) for a in args],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-    out = p.stdout.decode(errors="replace")
-    return p.returncode, out, parse_total(out)
-
-
-class VhostScsiFrontendTest(SpurTestCase):
-    def setUp(self):
-        super().setUp()
-        self.tmp = tempfile.mkdtemp(prefix="spur-vscsi-fe-")
-        self.d = self.start("-S", self.tmp, "-m", "[0,1]")
-
-    def sock(self, name):
-        return os.path.join(self.tmp, name)
-
-    def controllers(self):
-        return {c["ctrlr"]: c for c in self.d.call("vhost_get_controllers")}
+class VhostScsiFrontendTest(VhostTestCase):
+    TMP_PREFIX = "spur-vscsi-fe-"
 
     def wait_connected(self, ctrlr, want):
         """Until spur has seen the frontend connect (or hang up)."""
@@ -110,7 +80,7 @@ class VhostScsiFrontendTest(SpurTestCase):
                  for c, t in (("vscsi.0", "scsi"), ("vblk.0", "blk"))]
         for p in procs:
             out = p.communicate(timeout=60)[0].decode(errors="replace")
-            self.assert_verified(p.returncode, out, parse_total(out), "concurrent")
+            self.assert_verified(p.returncode, out, vhost_perf_total(out), "concurrent")
 
         # What the tool refuses, and what the target answers for a missing LUN.
         status, out, _ = perf(self.sock("vscsi.0"), "--type", "scsi", "--packed")
