@@ -574,7 +574,6 @@ pg_set_call(void *ctx)
 
 	/* Signals from now on go to the new fd; the old one is closed after the ack. */
 	sq->q.vq.call_fd = sq->new_call_fd;
-	pg_signal_once(sq->new_call_fd);
 	/*
 	 * The frontend does not wait for this message: QEMU's vhost-user-scsi
 	 * enables the rings with its masked notifier as call fd, then swaps in
@@ -583,6 +582,7 @@ pg_set_call(void *ctx)
 	 * fd once: a spurious interrupt costs the driver one look at its used
 	 * ring, a lost one can hang it.
 	 */
+	pg_signal_once(sq->new_call_fd);
 	sq->op_rc = 0;
 	pg_ack(sq);
 }
